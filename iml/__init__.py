@@ -1,0 +1,3 @@
+"""Learning the base distribution in implicit generative models (two-stage IML)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""The interface every base distribution p_φ(h) shares."""
+
+import numpy as np
+
+
+class NonFiniteCodesError(ValueError):
+    pass
+
+
+def check_codes(codes, where="codes"):
+    """Codes enter a base as a finite 2-D float64 array; anything else is refused by name."""
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2:
+        raise ValueError(f"{where}: expected a 2-D array of codes, got shape {codes.shape}")
+    bad = ~np.isfinite(codes).all(axis=1)
+    if bad.any():
+        raise NonFiniteCodesError(
+            f"{where}: {int(bad.sum())} of {len(codes)} codes contain NaN or inf "
+            f"(first at row {int(np.flatnonzero(bad)[0])}); the encoder diverged or the data is corrupt"
+        )
+    return codes
+
+
+class BaseDistribution:
+    """fit(codes, lengths=None) -> self; sample(n) -> (codes, component labels or None);
+    score(codes) -> per-row log-density. `lengths` splits codes into sequences for sequential bases."""
+
+    def fit(self, codes, lengths=None):
+        raise NotImplementedError
+
+    def sample(self, n):
+        raise NotImplementedError
+
+    def score(self, codes):
+        raise NotImplementedError

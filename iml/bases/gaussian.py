@@ -1,0 +1,22 @@
+"""The fixed N(0, I) base of VAEs and GANs: nothing to fit."""
+
+import numpy as np
+
+from iml.bases.base import BaseDistribution, check_codes
+
+
+class StandardNormalBase(BaseDistribution):
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.dim = None
+
+    def fit(self, codes, lengths=None):
+        self.dim = check_codes(codes, "codes given to the N(0, I) base").shape[1]
+        return self
+
+    def sample(self, n):
+        return self.rng.standard_normal((n, self.dim)), None
+
+    def score(self, codes):
+        codes = check_codes(codes, "codes scored by the N(0, I) base")
+        return -0.5 * (codes**2).sum(1) - 0.5 * codes.shape[1] * np.log(2 * np.pi)

@@ -1,0 +1,64 @@
+"""A Gaussian mixture base (scikit-learn), full covariances by default."""
+
+import logging
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from iml.bases.base import BaseDistribution, check_codes
+
+log = logging.getLogger(__name__)
+
+
+class GaussianMixtureBase(BaseDistribution):
+    def __init__(self, n_components=30, covariance_type="full", n_init=1, max_iter=200,
+                 reg_covar=1e-6, max_codes=None, seed=0):
+        self.max_codes, self.seed = max_codes, seed
+        self.rng = np.random.default_rng(seed)
+        self.mixture = GaussianMixture(
+            n_components=n_components, covariance_type=covariance_type, n_init=n_init,
+            max_iter=max_iter, reg_covar=reg_covar, random_state=seed,
+        )
+
+    def fit(self, codes, lengths=None):
+        codes = check_codes(codes, "codes given to the GMM fit")
+        if self.max_codes is not None and len(codes) > self.max_codes:
+            codes = codes[self.rng.choice(len(codes), self.max_codes, replace=False)]
+        if len(codes) < self.mixture.n_components:
+            raise ValueError(
+                f"GMM with {self.mixture.n_components} components needs at least that many codes, got {len(codes)}"
+            )
+        self.mixture.fit(codes)
+        if not self.mixture.converged_:
+            log.warning("GMM did not converge in %d iterations", self.mixture.max_iter)
+        log.info("GMM fitted on %d codes of dimension %d: mean log-likelihood %.4f",
+                 len(codes), codes.shape[1], self.mixture.score(codes))
+        return self
+
+    def full_covariances(self):
+        """Each component's covariance as a full matrix, whatever covariance_type was fitted."""
+        m = self.mixture
+        k, d = m.means_.shape
+        if m.covariance_type == "full":
+            return m.covariances_
+        if m.covariance_type == "tied":
+            return np.broadcast_to(m.covariances_, (k, d, d))
+        variances = np.broadcast_to(np.reshape(m.covariances_, (k, -1)), (k, d))
+        return variances[:, :, None] * np.eye(d)
+
+    def sample(self, n):
+        """n codes and the component each came from, in a seeded random order.
+
+        (sklearn's own sample() reseeds from random_state on every call, so it would
+        return the same draws each time.)
+        """
+        m = self.mixture
+        labels = np.repeat(np.arange(m.n_components), self.rng.multinomial(n, m.weights_))
+        chol = np.linalg.cholesky(self.full_covariances())
+        noise = self.rng.standard_normal((n, m.means_.shape[1]))
+        codes = m.means_[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
+        order = self.rng.permutation(n)
+        return codes[order], labels[order]
+
+    def score(self, codes):
+        return self.mixture.score_samples(check_codes(codes, "codes scored by the GMM"))

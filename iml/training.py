@@ -1,0 +1,112 @@
+"""The training loop every algorithm shares: data on the device, seeded shuffling,
+per-epoch checkpoints (model, optimiser, epoch, RNG state) and resume, progress lines."""
+
+import hashlib
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from iml.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def pick_device(preference="auto"):
+    """CUDA when present (or asked for), else CPU."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(preference)
+
+
+def seed_everything(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def fingerprint(settings):
+    """A stable hash of the settings a checkpoint was made with, so a changed config starts afresh."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path, state):
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path, expected_fingerprint):
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a checkpoint is written atomically, so this means outside damage
+        log.warning("ignoring unreadable checkpoint %s (%s); starting from scratch", path, err)
+        return None
+    if state.get("fingerprint") != expected_fingerprint:
+        log.warning("checkpoint %s was made with other settings; starting from scratch", path)
+        return None
+    return state
+
+
+def train(model, data, settings, checkpoint_path, device=None):
+    """Minimise model.training_loss(batch) with Adam over `data` (N x D array).
+
+    settings: epochs, batch_size, lr, seed, and optionally betas. Resumes from
+    `checkpoint_path` when it holds a checkpoint made with the same settings.
+    Returns the per-epoch history: dicts of epoch, loss, seconds.
+    """
+    device = device or pick_device()
+    epochs, batch_size = settings["epochs"], settings["batch_size"]
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))))
+    generator = torch.Generator().manual_seed(settings["seed"])
+    history, start_epoch = [], 0
+    key = fingerprint(settings)
+    state = _load_checkpoint(checkpoint_path, key)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, start_epoch = state["history"], state["epoch"]
+        log.info("resuming from %s after epoch %d of %d", checkpoint_path, start_epoch, epochs)
+
+    x = torch.as_tensor(np.asarray(data), dtype=torch.float32, device=device)  # once, not per batch
+    n = len(x)
+    log.info("training on %d examples of dimension %d on %s: %d epochs, batch %d",
+             n, x.shape[1], device, epochs, batch_size)
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        total = torch.zeros((), device=device)
+        for i in range(0, n, batch_size):
+            batch = x[order[i : i + batch_size]]
+            loss = model.training_loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(batch)
+        mean_loss = float(total) / n  # one device sync per epoch
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(f"loss became {mean_loss} in epoch {epoch + 1}; lower the learning rate")
+        seconds = time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "loss": mean_loss, "seconds": seconds})
+        eta = seconds * (epochs - epoch - 1)
+        log.info("epoch %d/%d  loss %.6f  %.1f s  ETA %.0f s", epoch + 1, epochs, mean_loss, seconds, eta)
+        save_checkpoint(checkpoint_path, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": history, "fingerprint": key,
+        })
+    model.eval()
+    return history

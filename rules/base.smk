@@ -1,0 +1,21 @@
+rule fit_base:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        model=f"{RUN}/model.pt",
+    output:
+        base=f"{RUN}/base.pkl",
+    params:
+        name=base_name,
+        settings=base_settings,
+    log:
+        f"{LOGS}/fit_base/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/fit_base/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("base", "threads", 1)
+    resources:
+        mem_mb=res("base", "mem_mb"),
+        runtime=res("base", "runtime"),
+    script:
+        "../workflow_scripts/fit_base.py"

@@ -1,0 +1,107 @@
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+def check_config():
+    """Cross-field checks the schema cannot express; fail before any job runs."""
+    ev = config["evaluate"]
+    paper = ev["kde"]["paper"]
+    needed = {
+        "evaluate.kde.paper.n_per_draw x n_draws": paper["n_per_draw"] * paper["n_draws"],
+        "evaluate.kde.standard.n_samples": ev["kde"]["standard"]["n_samples"],
+    }
+    for key, n in needed.items():
+        if n > ev["n_samples"]:
+            raise ValueError(
+                f"config: {key} needs {n} generated samples but evaluate.n_samples is {ev['n_samples']}"
+            )
+    grid = ev["kde"]["standard"]["sigma_grid"]
+    if grid["min"] > grid["max"]:
+        raise ValueError("config: evaluate.kde.standard.sigma_grid.min is larger than its max")
+    for algorithm in config["mnist"]["algorithms"]:
+        if algorithm not in config["algorithms"]:
+            raise ValueError(f"config: mnist.algorithms names {algorithm!r} but algorithms.{algorithm} is missing")
+
+
+check_config()
+
+R = config["results_dir"]
+DL = config["data"]["download_dir"]
+RUN = R + "/{dataset}/{algorithm}/K{k}/seed{seed}"
+LOGS = R + "/logs"
+BENCH = R + "/benchmarks"
+INVERTIBLE = {"iml"}  # algorithms whose exact likelihood (Eq. 6) is computed
+
+
+wildcard_constraints:
+    dataset="mnist",
+    algorithm="[a-z_]+",
+    k=r"\d+",
+    seed=r"\d+",
+    file=r"[a-z0-9-]+-idx[13]-ubyte\.gz",
+
+
+def mnist_raw_files(wildcards):
+    from iml.data.mnist import POOL_FILES
+
+    return [f"{DL}/mnist/{name}" for name in POOL_FILES[config["data"]["mnist"]["pool"]]]
+
+
+def runs(dataset):
+    """Every (algorithm, K, seed) the config asks for, as dicts."""
+    return [
+        {"algorithm": a, "K": k, "seed": s}
+        for a in config[dataset]["algorithms"]
+        for k in config[dataset]["K"]
+        for s in config["seeds"]
+    ]
+
+
+def run_files(dataset, name, only=None):
+    return [
+        RUN.format(dataset=dataset, algorithm=r["algorithm"], k=r["K"], seed=r["seed"]) + "/" + name
+        for r in runs(dataset)
+        if only is None or r["algorithm"] in only
+    ]
+
+
+def likelihood_runs(dataset):
+    return [r for r in runs(dataset) if r["algorithm"] in INVERTIBLE]
+
+
+def table_files(dataset):
+    return [
+        f"{R}/tables/{dataset}_{name}.{ext}"
+        for name in ("kde_by_k", "table1")
+        for ext in ("csv", "md", "tex")
+    ]
+
+
+def figure_files(dataset):
+    return [
+        f"{R}/figures/{dataset}_{name}.{ext}"
+        for name in ("kde_vs_k", "exact_vs_base")
+        for ext in ("png", "pdf")
+    ]
+
+
+def final_outputs():
+    return table_files("mnist") + figure_files("mnist") + run_files("mnist", "samples.png")
+
+
+def algorithm_settings(wildcards):
+    return config["algorithms"][wildcards.algorithm]
+
+
+def base_name(wildcards):
+    return config["algorithms"][wildcards.algorithm]["base"]
+
+
+def base_settings(wildcards):
+    return config["bases"][base_name(wildcards)]
+
+
+def res(group, key, default=None):
+    return config["resources"][group].get(key, default)

@@ -1,0 +1,47 @@
+localrules:
+    download_mnist,
+
+
+rule download_mnist:
+    output:
+        f"{DL}/mnist/{{file}}",
+    params:
+        mirror=config["data"]["mirror"],
+        retries=config["data"]["retries"],
+        timeout=config["data"]["timeout"],
+    log:
+        f"{LOGS}/download_mnist/{{file}}.log",
+    benchmark:
+        f"{BENCH}/download_mnist/{{file}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
+    script:
+        "../workflow_scripts/download_mnist.py"
+
+
+rule preprocess_mnist:
+    input:
+        mnist_raw_files,
+    output:
+        splits=f"{R}/data/mnist/splits.npz",
+        info=f"{R}/data/mnist/splits.json",
+    params:
+        pool=config["data"]["mnist"]["pool"],
+        sizes=config["data"]["mnist"]["sizes"],
+        seed=config["data"]["mnist"]["split_seed"],
+    log:
+        f"{LOGS}/preprocess_mnist/preprocess.log",
+    benchmark:
+        f"{BENCH}/preprocess_mnist/preprocess.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("preprocess", "mem_mb"),
+        runtime=res("preprocess", "runtime"),
+    script:
+        "../workflow_scripts/preprocess_mnist.py"

@@ -1,0 +1,69 @@
+rule sample:
+    input:
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.pkl",
+    output:
+        samples=f"{RUN}/samples.npz",
+        grid=f"{RUN}/samples.png",
+    params:
+        n_samples=config["evaluate"]["n_samples"],
+        grid_images=config["evaluate"]["grid_images"],
+    log:
+        f"{LOGS}/sample/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/sample/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    script:
+        "../workflow_scripts/sample.py"
+
+
+rule kde:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        split_info=f"{R}/data/{{dataset}}/splits.json",
+        samples=f"{RUN}/samples.npz",
+    output:
+        f"{RUN}/kde.json",
+    params:
+        settings=config["evaluate"]["kde"],
+    log:
+        f"{LOGS}/kde/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/kde/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    script:
+        "../workflow_scripts/kde.py"
+
+
+rule exact_likelihood:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.pkl",
+    output:
+        arrays=f"{RUN}/likelihood.npz",
+        summary=f"{RUN}/likelihood.json",
+    params:
+        n_test=config["evaluate"]["likelihood"]["n_test"],
+    log:
+        f"{LOGS}/exact_likelihood/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/exact_likelihood/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    script:
+        "../workflow_scripts/exact_likelihood.py"

@@ -1,0 +1,78 @@
+rule make_tables:
+    input:
+        kde=lambda w: run_files(w.dataset, "kde.json"),
+        likelihood=lambda w: run_files(w.dataset, "likelihood.json", only=INVERTIBLE),
+    output:
+        by_k_csv=report(
+            f"{R}/tables/{{dataset}}_kde_by_k.csv",
+            caption="../report/kde_by_k.rst",
+            category="Tables",
+        ),
+        by_k_md=f"{R}/tables/{{dataset}}_kde_by_k.md",
+        by_k_tex=f"{R}/tables/{{dataset}}_kde_by_k.tex",
+        table1_csv=report(
+            f"{R}/tables/{{dataset}}_table1.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        table1_md=f"{R}/tables/{{dataset}}_table1.md",
+        table1_tex=f"{R}/tables/{{dataset}}_table1.tex",
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
+    log:
+        f"{LOGS}/make_tables/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/make_tables/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    script:
+        "../workflow_scripts/make_tables.py"
+
+
+rule make_figures:
+    input:
+        kde=lambda w: run_files(w.dataset, "kde.json"),
+        likelihood=lambda w: run_files(w.dataset, "likelihood.npz", only=INVERTIBLE),
+    output:
+        kde_vs_k_png=report(
+            f"{R}/figures/{{dataset}}_kde_vs_k.png",
+            caption="../report/kde_vs_k.rst",
+            category="Figures",
+        ),
+        kde_vs_k_pdf=f"{R}/figures/{{dataset}}_kde_vs_k.pdf",
+        exact_vs_base_png=report(
+            f"{R}/figures/{{dataset}}_exact_vs_base.png",
+            caption="../report/exact_vs_base.rst",
+            category="Figures",
+        ),
+        exact_vs_base_pdf=f"{R}/figures/{{dataset}}_exact_vs_base.pdf",
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
+    log:
+        f"{LOGS}/make_figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/make_figures/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    script:
+        "../workflow_scripts/make_figures.py"
+
+
+rule tables:
+    input:
+        table_files("mnist"),
+
+
+rule figures:
+    input:
+        figure_files("mnist") + run_files("mnist", "samples.png"),

@@ -1,0 +1,24 @@
+rule train:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+    output:
+        model=f"{RUN}/model.pt",
+        loss_csv=f"{RUN}/loss.csv",
+        loss_png=f"{RUN}/loss.png",
+    params:
+        settings=algorithm_settings,
+        device=config["device"],
+        checkpoint=f"{RUN}/train.ckpt",
+    log:
+        f"{LOGS}/train/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("train", "threads", 1)
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu", 0),
+    script:
+        "../workflow_scripts/train.py"

@@ -1,0 +1,11 @@
+from iml import steps
+
+steps.log_to_file(snakemake.log[0], snakemake.threads)
+steps.exact_likelihood(
+    snakemake.input.splits,
+    snakemake.input.model,
+    snakemake.input.base,
+    n_test=snakemake.params.n_test,
+    arrays_path=snakemake.output.arrays,
+    summary_path=snakemake.output.summary,
+)

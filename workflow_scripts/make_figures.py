@@ -1,0 +1,12 @@
+from iml import steps
+
+steps.log_to_file(snakemake.log[0])
+out = snakemake.output
+runs = steps.load_runs(snakemake.params.runs, snakemake.input.kde, {})
+steps.make_figures(
+    snakemake.wildcards.dataset,
+    runs,
+    likelihood_arrays=list(zip(snakemake.params.likelihood_runs, snakemake.input.likelihood)),
+    kde_vs_k_paths=[out.kde_vs_k_png, out.kde_vs_k_pdf],
+    scatter_paths=[out.exact_vs_base_png, out.exact_vs_base_pdf],
+)

@@ -1,0 +1,15 @@
+from iml import steps
+
+steps.log_to_file(snakemake.log[0])
+out = snakemake.output
+runs = steps.load_runs(
+    snakemake.params.runs,
+    snakemake.input.kde,
+    dict(zip(map(steps.run_key, snakemake.params.likelihood_runs), snakemake.input.likelihood)),
+)
+steps.make_tables(
+    snakemake.wildcards.dataset,
+    runs,
+    by_k_paths=[out.by_k_csv, out.by_k_md, out.by_k_tex],
+    table1_paths=[out.table1_csv, out.table1_md, out.table1_tex],
+)

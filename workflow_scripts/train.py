@@ -1,0 +1,15 @@
+from iml import steps
+
+steps.log_to_file(snakemake.log[0], snakemake.threads)
+steps.train_model(
+    snakemake.input.splits,
+    algorithm=snakemake.wildcards.algorithm,
+    latent_dim=int(snakemake.wildcards.k),
+    settings=snakemake.params.settings,
+    seed=int(snakemake.wildcards.seed),
+    device=snakemake.params.device,
+    model_path=snakemake.output.model,
+    loss_csv=snakemake.output.loss_csv,
+    loss_plots=[snakemake.output.loss_png],
+    checkpoint_path=snakemake.params.checkpoint,
+)
