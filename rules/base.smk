@@ -4,9 +4,6 @@ rule fit_base:
         model=f"{RUN}/model.pt",
     output:
         base=f"{RUN}/base.pkl",
-    params:
-        name=base_name,
-        settings=base_settings,
     log:
         f"{LOGS}/fit_base/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -17,5 +14,8 @@ rule fit_base:
     resources:
         mem_mb=res("base", "mem_mb"),
         runtime=res("base", "runtime"),
+    params:
+        name=base_name,
+        settings=base_settings,
     script:
         "../workflow_scripts/fit_base.py"

@@ -1,6 +1,5 @@
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -9,7 +8,8 @@ def check_config():
     ev = config["evaluate"]
     paper = ev["kde"]["paper"]
     needed = {
-        "evaluate.kde.paper.n_per_draw x n_draws": paper["n_per_draw"] * paper["n_draws"],
+        "evaluate.kde.paper.n_per_draw x n_draws": paper["n_per_draw"]
+        * paper["n_draws"],
         "evaluate.kde.standard.n_samples": ev["kde"]["standard"]["n_samples"],
     }
     for key, n in needed.items():
@@ -19,19 +19,23 @@ def check_config():
             )
     grid = ev["kde"]["standard"]["sigma_grid"]
     if grid["min"] > grid["max"]:
-        raise ValueError("config: evaluate.kde.standard.sigma_grid.min is larger than its max")
+        raise ValueError(
+            "config: evaluate.kde.standard.sigma_grid.min is larger than its max"
+        )
     for algorithm in config["mnist"]["algorithms"]:
         if algorithm not in config["algorithms"]:
-            raise ValueError(f"config: mnist.algorithms names {algorithm!r} but algorithms.{algorithm} is missing")
+            raise ValueError(
+                f"config: mnist.algorithms names {algorithm!r} but algorithms.{algorithm} is missing"
+            )
 
 
 check_config()
 
 R = config["results_dir"]
 DL = config["data"]["download_dir"]
-RUN = R + "/{dataset}/{algorithm}/K{k}/seed{seed}"
-LOGS = R + "/logs"
-BENCH = R + "/benchmarks"
+RUN = f"{R}/{{dataset}}/{{algorithm}}/K{{k}}/seed{{seed}}"
+LOGS = f"{R}/logs"
+BENCH = f"{R}/benchmarks"
 INVERTIBLE = {"iml"}  # algorithms whose exact likelihood (Eq. 6) is computed
 
 
@@ -46,7 +50,9 @@ wildcard_constraints:
 def mnist_raw_files(wildcards):
     from iml.data.mnist import POOL_FILES
 
-    return [f"{DL}/mnist/{name}" for name in POOL_FILES[config["data"]["mnist"]["pool"]]]
+    return [
+        f"{DL}/mnist/{name}" for name in POOL_FILES[config["data"]["mnist"]["pool"]]
+    ]
 
 
 def runs(dataset):
@@ -61,7 +67,7 @@ def runs(dataset):
 
 def run_files(dataset, name, only=None):
     return [
-        RUN.format(dataset=dataset, algorithm=r["algorithm"], k=r["K"], seed=r["seed"]) + "/" + name
+        f"{R}/{dataset}/{r['algorithm']}/K{r['K']}/seed{r['seed']}/{name}"
         for r in runs(dataset)
         if only is None or r["algorithm"] in only
     ]
@@ -88,7 +94,9 @@ def figure_files(dataset):
 
 
 def final_outputs():
-    return table_files("mnist") + figure_files("mnist") + run_files("mnist", "samples.png")
+    return (
+        table_files("mnist") + figure_files("mnist") + run_files("mnist", "samples.png")
+    )
 
 
 def algorithm_settings(wildcards):

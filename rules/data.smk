@@ -5,10 +5,6 @@ localrules:
 rule download_mnist:
     output:
         f"{DL}/mnist/{{file}}",
-    params:
-        mirror=config["data"]["mirror"],
-        retries=config["data"]["retries"],
-        timeout=config["data"]["timeout"],
     log:
         f"{LOGS}/download_mnist/{{file}}.log",
     benchmark:

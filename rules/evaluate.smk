@@ -5,9 +5,6 @@ rule sample:
     output:
         samples=f"{RUN}/samples.npz",
         grid=f"{RUN}/samples.png",
-    params:
-        n_samples=config["evaluate"]["n_samples"],
-        grid_images=config["evaluate"]["grid_images"],
     log:
         f"{LOGS}/sample/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -18,6 +15,9 @@ rule sample:
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
+    params:
+        n_samples=config["evaluate"]["n_samples"],
+        grid_images=config["evaluate"]["grid_images"],
     script:
         "../workflow_scripts/sample.py"
 
@@ -29,8 +29,6 @@ rule kde:
         samples=f"{RUN}/samples.npz",
     output:
         f"{RUN}/kde.json",
-    params:
-        settings=config["evaluate"]["kde"],
     log:
         f"{LOGS}/kde/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -41,6 +39,8 @@ rule kde:
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
+    params:
+        settings=config["evaluate"]["kde"],
     script:
         "../workflow_scripts/kde.py"
 
@@ -53,8 +53,6 @@ rule exact_likelihood:
     output:
         arrays=f"{RUN}/likelihood.npz",
         summary=f"{RUN}/likelihood.json",
-    params:
-        n_test=config["evaluate"]["likelihood"]["n_test"],
     log:
         f"{LOGS}/exact_likelihood/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -65,5 +63,7 @@ rule exact_likelihood:
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
+    params:
+        n_test=config["evaluate"]["likelihood"]["n_test"],
     script:
         "../workflow_scripts/exact_likelihood.py"

@@ -17,9 +17,6 @@ rule make_tables:
         ),
         table1_md=f"{R}/tables/{{dataset}}_table1.md",
         table1_tex=f"{R}/tables/{{dataset}}_table1.tex",
-    params:
-        runs=lambda w: runs(w.dataset),
-        likelihood_runs=lambda w: likelihood_runs(w.dataset),
     log:
         f"{LOGS}/make_tables/{{dataset}}.log",
     benchmark:
@@ -30,6 +27,9 @@ rule make_tables:
     resources:
         mem_mb=res("report", "mem_mb"),
         runtime=res("report", "runtime"),
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
     script:
         "../workflow_scripts/make_tables.py"
 
@@ -51,9 +51,6 @@ rule make_figures:
             category="Figures",
         ),
         exact_vs_base_pdf=f"{R}/figures/{{dataset}}_exact_vs_base.pdf",
-    params:
-        runs=lambda w: runs(w.dataset),
-        likelihood_runs=lambda w: likelihood_runs(w.dataset),
     log:
         f"{LOGS}/make_figures/{{dataset}}.log",
     benchmark:
@@ -64,6 +61,9 @@ rule make_figures:
     resources:
         mem_mb=res("report", "mem_mb"),
         runtime=res("report", "runtime"),
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
     script:
         "../workflow_scripts/make_figures.py"
 

@@ -5,10 +5,6 @@ rule train:
         model=f"{RUN}/model.pt",
         loss_csv=f"{RUN}/loss.csv",
         loss_png=f"{RUN}/loss.png",
-    params:
-        settings=algorithm_settings,
-        device=config["device"],
-        checkpoint=f"{RUN}/train.ckpt",
     log:
         f"{LOGS}/train/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -20,5 +16,8 @@ rule train:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
         gpu=res("train", "gpu", 0),
+    params:
+        settings=algorithm_settings,
+        checkpoint=f"{RUN}/train.ckpt",
     script:
         "../workflow_scripts/train.py"

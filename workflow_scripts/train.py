@@ -7,7 +7,7 @@ steps.train_model(
     latent_dim=int(snakemake.wildcards.k),
     settings=snakemake.params.settings,
     seed=int(snakemake.wildcards.seed),
-    device=snakemake.params.device,
+    device=snakemake.config["device"],  # where to train is not a result parameter
     model_path=snakemake.output.model,
     loss_csv=snakemake.output.loss_csv,
     loss_plots=[snakemake.output.loss_png],
