@@ -33,19 +33,19 @@ def kde_log_likelihood(test, samples, sigma, reduction="sum", block_rows=1024, b
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     x_all = _as_tensor(test, dtype, device)
     g_all = _as_tensor(samples, dtype, device)
-    # distances don't change under a common shift; centring shrinks the norms whose
-    # float32 cancellation limits the accuracy of |x|² - 2 x·g + |g|²
-    centre = g_all.mean(0)
-    x_all, g_all = x_all - centre, g_all - centre
     n, d = x_all.shape
     m = g_all.shape[0]
     if g_all.shape[1] != d:
         raise ValueError(f"test rows have {d} dimensions but samples have {g_all.shape[1]}")
+    # distances don't change under a common shift; centring shrinks the norms whose
+    # float32 cancellation limits the accuracy of |x|² - 2 x·g + |g|²
+    centre = g_all.mean(0)
+    x_all, g_all = x_all - centre, g_all - centre
     single = len(sigmas) == 1
     # one σ: fold 1/σ² into the matrix product; several: share the product, rescale per σ
     scale = 1.0 / sigmas[0] ** 2 if single else 1.0
     half_g_sq = (g_all * g_all).sum(1) * (-0.5 * scale)
-    inv_var = torch.as_tensor(scale / sigmas**2 if not single else np.ones(1), dtype=dtype, device=device)
+    inv_var = torch.as_tensor(np.ones(1) if single else 1.0 / sigmas**2, dtype=dtype, device=device)
     lse = torch.empty(len(sigmas), n, dtype=torch.float64, device=device)
     with torch.no_grad():
         for i in range(0, n, block_rows):
