@@ -1,7 +1,8 @@
 """Benchmark of the Parzen-window kernel `iml.metrics.kde.kde_log_likelihood` (prints figures).
 
 Measures, on one machine and in one run (10000 test x 10000 samples x 784 dims, float32, sigma 0.2):
-  * the float32 matrix-product rate: torch.addmm over the same blocks the kernel uses, best of N;
+  * the float32 matrix-product rate: torch.addmm over the same blocks the kernel uses, best of N
+    (repeats interleaved with the kernel's);
   * the kernel's time on the full problem (reduction "sum"), its effective GFLOP/s (2*N*M*D flops)
     and its ratio to the matrix-product rate (bar: >= 0.60);
   * scikit-learn's KernelDensity on a subset of test rows, scaled linearly to all rows, and the
@@ -33,14 +34,20 @@ SIGMA, DIM, BLOCK_ROWS, BLOCK_COLS = 0.2, 784, 1024, 2048
 RATIO_BAR, SPEEDUP_BAR = 0.60, 100.0
 
 
-def best_time(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def best_times(fns, repeats):
+    """Best-of-`repeats` seconds of each function after a warm-up, repeats interleaved so that
+    a transient load on the machine hits every function alike instead of skewing their ratio."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), times
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    if any(max(ts) > 1.5 * min(ts) for ts in times):
+        print("  note: repeats vary by more than 1.5x; the machine may be busy")
+    return [min(ts) for ts in times], times
 
 
 def load_data(path, n_test, n_samples, seed=0):
@@ -91,15 +98,13 @@ def main():
 
     x, g = torch.from_numpy(test), torch.from_numpy(samples)
     bias = torch.zeros(m)
-    t_mm, ts = best_time(lambda: matmul_pass(x, g, bias), a.repeats)
-    mm_rate = gflop / t_mm
-    print(f"matmul (addmm blocks {BLOCK_ROWS}x{DIM} @ {DIM}x{BLOCK_COLS}): best {t_mm:.3f} s, "
-          f"all {[round(t, 3) for t in ts]}")
-
     run = lambda: kde_log_likelihood(test, samples, SIGMA, "sum", BLOCK_ROWS, BLOCK_COLS, device="cpu")
-    t_kde, ts = best_time(run, a.repeats)
-    kde_rate, ratio = gflop / t_kde, gflop / t_kde / mm_rate
-    print(f"kde kernel: best {t_kde:.3f} s, all {[round(t, 3) for t in ts]}")
+    (t_mm, t_kde), (ts_mm, ts_kde) = best_times([lambda: matmul_pass(x, g, bias), run], a.repeats)
+    mm_rate, kde_rate = gflop / t_mm, gflop / t_kde
+    ratio = kde_rate / mm_rate
+    print(f"matmul (addmm blocks {BLOCK_ROWS}x{DIM} @ {DIM}x{BLOCK_COLS}): best {t_mm:.3f} s, "
+          f"all {[round(t, 3) for t in ts_mm]}")
+    print(f"kde kernel: best {t_kde:.3f} s, all {[round(t, 3) for t in ts_kde]}")
 
     from sklearn.neighbors import KernelDensity
 

@@ -80,7 +80,10 @@ def train(model, data, settings, checkpoint_path, device=None):
         history, start_epoch = state["history"], state["epoch"]
         log.info("resuming from %s after epoch %d of %d", checkpoint_path, start_epoch, epochs)
 
-    x = torch.as_tensor(np.asarray(data), dtype=torch.float32, device=device)  # once, not per batch
+    data = np.asarray(data, dtype=np.float32)
+    if not np.isfinite(data).all():
+        raise ValueError(f"training data holds {int((~np.isfinite(data)).sum())} NaN or inf values")
+    x = torch.as_tensor(data, device=device)  # moved once, not per batch
     n = len(x)
     log.info("training on %d examples of dimension %d on %s: %d epochs, batch %d",
              n, x.shape[1], device, epochs, batch_size)
@@ -89,13 +92,16 @@ def train(model, data, settings, checkpoint_path, device=None):
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
         total = torch.zeros((), device=device)
-        for i in range(0, n, batch_size):
-            batch = x[order[i : i + batch_size]]
-            loss = model.training_loss(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(batch)
+        try:
+            for i in range(0, n, batch_size):
+                batch = x[order[i : i + batch_size]]
+                loss = model.training_loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(batch)
+        except torch.linalg.LinAlgError as err:  # NaN weights break the pseudo-inverse first
+            raise TrainingDiverged(f"training diverged in epoch {epoch + 1} ({err}); lower the learning rate") from err
         mean_loss = float(total) / n  # one device sync per epoch
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"loss became {mean_loss} in epoch {epoch + 1}; lower the learning rate")

@@ -1,13 +1,8 @@
-import functools
 import os
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("IML_SHARED_DATA", REPO.parent / "shared" / "data"))
+from tests.helpers import SHARED_DATA, serve
 
 
 @pytest.fixture(scope="session")
@@ -18,18 +13,6 @@ def shared_data():
             pytest.fail(f"real data not found at {SHARED_DATA} (set IML_SHARED_DATA)")
         pytest.skip(f"real data not found at {SHARED_DATA} (set IML_SHARED_DATA)")
     return SHARED_DATA
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(directory):
-    """Serve a folder on 127.0.0.1 in a thread; returns (base URL, server)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,100 @@
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from iml.data import download, mnist
+from tests.helpers import serve
+
+TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
+
+
+def test_reads_real_mnist(shared_data):
+    images = mnist.read_idx(shared_data / "mnist" / TEST_IMAGES)
+    labels = mnist.read_idx(shared_data / "mnist" / TEST_LABELS)
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (10000,) and set(np.unique(labels)) == set(range(10))
+    assert 0.1 < (images > 0).mean() < 0.3  # ink on a dark background
+
+
+def test_truncated_file_is_refused_by_name(shared_data, tmp_path):
+    raw = gzip.open(shared_data / "mnist" / TEST_LABELS).read()
+    bad = tmp_path / "truncated-idx1-ubyte.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(raw[:-100])
+    with pytest.raises(mnist.MNISTFormatError, match=f"{bad}.*promises shape"):
+        mnist.read_idx(bad)
+
+
+def test_cut_gzip_stream_is_refused_by_name(shared_data, tmp_path):
+    data = (shared_data / "mnist" / TEST_LABELS).read_bytes()
+    bad = tmp_path / "cut.gz"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(mnist.MNISTFormatError, match=f"{bad}: not a readable gzip"):
+        mnist.read_idx(bad)
+
+
+def test_bad_magic_is_refused(tmp_path):
+    bad = tmp_path / "noise.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"\x12\x34\x56\x78" + bytes(100))
+    with pytest.raises(mnist.MNISTFormatError, match="bad IDX magic"):
+        mnist.read_idx(bad)
+
+
+def test_test_only_splits_are_disjoint_and_seeded(shared_data):
+    files = {name: shared_data / "mnist" / name for name in mnist.POOL_FILES["test_only"]}
+    sizes = {"train": 3000, "validation": 500, "test": 1000}
+    arrays, info = mnist.make_splits(files, "test_only", sizes, seed=0)
+    assert info["counts"] == sizes and "test images" in info["description"]
+    assert arrays["x_train"].shape == (3000, 784)
+    rows = {name: {arr.tobytes() for arr in arrays[f"x_{name}"]} for name in sizes}
+    assert not rows["train"] & rows["test"] and not rows["validation"] & rows["test"]
+    again, _ = mnist.make_splits(files, "test_only", sizes, seed=0)
+    np.testing.assert_array_equal(again["x_train"], arrays["x_train"])
+    other, _ = mnist.make_splits(files, "test_only", sizes, seed=1)
+    assert not np.array_equal(other["x_train"], arrays["x_train"])
+    with pytest.raises(ValueError, match="'train' asks for 9000"):
+        mnist.make_splits(files, "test_only", {**sizes, "train": 9000}, seed=0)
+
+
+def test_fetch_through_http_mirror(mirror_url, tmp_path, shared_data):
+    dest = tmp_path / "out" / TEST_LABELS
+    download.fetch(TEST_LABELS, dest, mnist.FILES[TEST_LABELS], "mnist", urls=[], mirror=mirror_url)
+    assert dest.read_bytes() == (shared_data / "mnist" / TEST_LABELS).read_bytes()
+
+
+def test_corrupt_mirror_fails_cleanly_then_good_source_wins(shared_data, tmp_path, caplog):
+    damaged = tmp_path / "damaged" / "mnist"
+    damaged.mkdir(parents=True)
+    data = (shared_data / "mnist" / TEST_LABELS).read_bytes()
+    (damaged / TEST_LABELS).write_bytes(data[:-10] + bytes(10))
+    bad_url, server = serve(tmp_path / "damaged")
+    dest = tmp_path / "out" / TEST_LABELS
+    try:
+        with pytest.raises(download.DownloadError) as err:
+            download.fetch(TEST_LABELS, dest, mnist.FILES[TEST_LABELS], "mnist", urls=[], mirror=bad_url)
+        actual = download.md5sum(damaged / TEST_LABELS)
+        assert TEST_LABELS in str(err.value) and mnist.FILES[TEST_LABELS] in str(err.value)
+        assert actual in str(err.value)
+        assert not dest.exists() and list(dest.parent.iterdir()) == []  # no partial file left
+        # the canonical list is tried after the mirror: a good source there succeeds
+        good_url, good_server = serve(shared_data)
+        download.fetch(TEST_LABELS, dest, mnist.FILES[TEST_LABELS], "mnist",
+                       urls=[f"{good_url}/mnist"], mirror=bad_url)
+        good_server.shutdown()
+        assert dest.read_bytes() == data
+    finally:
+        server.shutdown()
+
+
+def test_folder_mirror_and_missing_file(shared_data, tmp_path):
+    dest = tmp_path / TEST_LABELS
+    download.fetch(TEST_LABELS, dest, mnist.FILES[TEST_LABELS], "mnist", urls=[], mirror=shared_data)
+    assert download.md5sum(dest) == mnist.FILES[TEST_LABELS]
+    with pytest.raises(download.DownloadError, match="could not fetch train-images"):
+        download.fetch("train-images-idx3-ubyte.gz", tmp_path / "x.gz", "0" * 32, "mnist", urls=[],
+                       mirror=tmp_path / "nothing-here", retries=2, backoff=0)
+    assert not (tmp_path / "x.gz").exists()

@@ -1,0 +1,140 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from iml.models import build_model, load_model, save_model
+from iml.training import TrainingDiverged, seed_everything, train
+from tests.helpers import REPO
+
+SETTINGS = {"epochs": 6, "batch_size": 50, "lr": 1e-3, "seed": 0}
+
+
+@pytest.fixture
+def small_mnist(mnist_test_images):
+    return mnist_test_images[:500]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Identical float results between runs (and processes) need the same thread count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def fresh_model(seed=0):
+    seed_everything(seed)
+    return build_model("iml", 5, 784, {"hidden": 50})
+
+
+def test_training_lowers_reconstruction_error(small_mnist, tmp_path):
+    model = fresh_model()
+    x = torch.as_tensor(small_mnist)
+    with torch.no_grad():
+        before = model.training_loss(x).item()
+    history = train(model, small_mnist, SETTINGS, tmp_path / "ckpt.pt", torch.device("cpu"))
+    with torch.no_grad():
+        after = model.training_loss(x).item()
+    assert len(history) == SETTINGS["epochs"]
+    assert after < 0.6 * before and history[-1]["loss"] < history[0]["loss"]
+    samples = model.decode(torch.randn(16, 5)).detach()
+    assert samples.shape == (16, 784) and samples.min() > -0.01 and samples.max() < 1.01
+
+
+def test_interrupted_training_resumes_to_the_same_parameters(small_mnist, tmp_path, monkeypatch):
+    reference = fresh_model()
+    train(reference, small_mnist, SETTINGS, tmp_path / "reference.pt", torch.device("cpu"))
+
+    import iml.training
+
+    saves = []
+    real_save = iml.training.save_checkpoint
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        saves.append(state["epoch"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt("killed after epoch 3")
+
+    monkeypatch.setattr(iml.training, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh_model(), small_mnist, SETTINGS, tmp_path / "run.pt", torch.device("cpu"))
+    monkeypatch.setattr(iml.training, "save_checkpoint", real_save)
+    resumed = fresh_model(seed=123)  # the checkpoint, not the initialisation, must decide
+    history = train(resumed, small_mnist, SETTINGS, tmp_path / "run.pt", torch.device("cpu"))
+    assert [h["epoch"] for h in history] == list(range(1, 7))
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_changed_settings_do_not_resume_a_stale_checkpoint(small_mnist, tmp_path):
+    train(fresh_model(), small_mnist, {**SETTINGS, "epochs": 2}, tmp_path / "c.pt", torch.device("cpu"))
+    history = train(fresh_model(), small_mnist, {**SETTINGS, "lr": 5e-4}, tmp_path / "c.pt", torch.device("cpu"))
+    assert len(history) == SETTINGS["epochs"]  # started from epoch 1
+
+
+def test_sigkilled_training_process_resumes(small_mnist, tmp_path):
+    """A real kill (SIGKILL mid-run), then a rerun: same parameters as an uninterrupted run."""
+    settings = {**SETTINGS, "epochs": 150}
+    np.save(tmp_path / "x.npy", small_mnist)
+    ckpt = tmp_path / "kill.pt"
+    script = textwrap.dedent(f"""
+        import numpy as np, torch
+        from iml.models import build_model
+        from iml.training import seed_everything, train
+        torch.set_num_threads(1)
+        seed_everything(0)
+        model = build_model("iml", 5, 784, {{"hidden": 50}})
+        train(model, np.load({str(tmp_path / 'x.npy')!r}), {settings!r}, {str(ckpt)!r}, torch.device("cpu"))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    kill_after = np.random.default_rng(7).integers(2, 8)
+    deadline = time.time() + 120
+    epoch = 0
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            epoch = torch.load(ckpt, weights_only=False)["epoch"]
+            if epoch >= kill_after:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(ckpt, weights_only=False)["epoch"]
+    assert 0 < killed_at < settings["epochs"]
+
+    resumed = fresh_model(seed=99)
+    history = train(resumed, small_mnist, settings, ckpt, torch.device("cpu"))
+    assert len(history) == settings["epochs"]
+    reference = fresh_model()
+    train(reference, small_mnist, settings, tmp_path / "ref.pt", torch.device("cpu"))
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_bad_data_and_divergence_are_reported(small_mnist, tmp_path):
+    bad = small_mnist.copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or inf"):
+        train(fresh_model(), bad, SETTINGS, tmp_path / "nan.pt", torch.device("cpu"))
+    model = fresh_model()
+    loss = model.training_loss
+    model.training_loss = lambda batch: loss(batch) * float("nan")  # a blown-up step
+    with pytest.raises(TrainingDiverged, match="epoch 1"):
+        train(model, small_mnist, SETTINGS, tmp_path / "lr.pt", torch.device("cpu"))
+
+
+def test_saved_model_round_trips(tmp_path):
+    model = fresh_model()
+    save_model(tmp_path / "m.pt", model, "iml", 5, 784, {"hidden": 50})
+    loaded = load_model(tmp_path / "m.pt")
+    h = torch.randn(3, 5)
+    torch.testing.assert_close(loaded.decode(h), model.decode(h))
