@@ -20,3 +20,29 @@ def serve(directory):
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "workflow_scripts", "schemas", "presets",
+                  "report", "envs", "profiles"]
+
+
+def copy_workflow(dest):
+    """The workflow's own files, copied into a fresh working directory."""
+    import shutil
+
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
+
+
+def snakemake(workdir, *args, check=True, timeout=900):
+    """Run snakemake in `workdir`; returns the CompletedProcess (stdout and stderr together)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-5000:]}")
+    return proc

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from iml.bases import BASES, build_base
+from iml.bases.base import NonFiniteCodesError
+
+
+@pytest.fixture
+def two_clusters():
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.normal(-4, 1, (400, 3)), rng.normal(4, 0.5, (200, 3))])
+
+
+def test_every_base_shares_the_interface(two_clusters):
+    for name in BASES:
+        settings = {"n_components": 2} if name == "gmm" else {}
+        base = build_base(name, settings, seed=0).fit(two_clusters)
+        codes, _ = base.sample(50)
+        assert codes.shape == (50, 3)
+        assert base.score(codes).shape == (50,)
+
+
+def test_gmm_recovers_clusters_and_samples_by_component(two_clusters):
+    base = build_base("gmm", {"n_components": 2}, seed=0).fit(two_clusters)
+    codes, labels = base.sample(3000)
+    assert sorted(np.bincount(labels) / 3000) == pytest.approx([1 / 3, 2 / 3], abs=0.03)
+    for k in range(2):
+        mean = codes[labels == k].mean(0)
+        assert np.allclose(np.abs(mean), 4, atol=0.15)
+        np.testing.assert_allclose(mean, base.mixture.means_[k], atol=0.15)
+    np.testing.assert_allclose(base.score(two_clusters), base.mixture.score_samples(two_clusters))
+
+
+def test_gmm_score_is_the_mixture_density(two_clusters):
+    base = build_base("gmm", {"n_components": 2}, seed=0).fit(two_clusters)
+    m = base.mixture
+    x = two_clusters[:5]
+    density = sum(w * stats.multivariate_normal(mu, cov).pdf(x)
+                  for w, mu, cov in zip(m.weights_, m.means_, m.covariances_))
+    np.testing.assert_allclose(base.score(x), np.log(density), rtol=1e-8)
+
+
+def test_sampling_is_seeded(two_clusters):
+    a = build_base("gmm", {"n_components": 2}, seed=3).fit(two_clusters).sample(10)[0]
+    b = build_base("gmm", {"n_components": 2}, seed=3).fit(two_clusters).sample(10)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_standard_normal_score():
+    base = build_base("standard_normal", {}, seed=0).fit(np.zeros((2, 4)))
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    np.testing.assert_allclose(base.score(x), stats.multivariate_normal(np.zeros(4), np.eye(4)).logpdf(x))
+
+
+def test_nan_codes_are_refused_with_a_clear_message(two_clusters):
+    codes = two_clusters.copy()
+    codes[10, 1] = np.nan
+    with pytest.raises(NonFiniteCodesError, match="1 of 600 codes contain NaN.*row 10"):
+        build_base("gmm", {"n_components": 2}, seed=0).fit(codes)
+
+
+def test_too_few_codes(two_clusters):
+    with pytest.raises(ValueError, match="at least that many codes"):
+        build_base("gmm", {"n_components": 30}, seed=0).fit(two_clusters[:10])

@@ -1,0 +1,107 @@
+"""The quick preset end to end under Snakemake, downloading through a mirror on 127.0.0.1."""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.helpers import copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
+QUICK = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, mirror_url):
+    workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
+    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url}}))
+    t0 = time.time()
+    proc = snakemake(workdir, *QUICK)
+    print(f"quick preset: {time.time() - t0:.0f} s")
+    return workdir, proc
+
+
+def test_quick_preset_produces_tables_and_figures(quick_run):
+    workdir, proc = quick_run
+    out = workdir / "results" / "quick"
+    with open(out / "tables" / "mnist_kde_by_k.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["algorithm"], r["K"]) for r in rows] == [("iml", "10"), ("iml", "20")]
+    for row in rows:
+        # a trained model's samples give finite scores, better than chance-level noise would
+        assert float(row["kde_paper_mean"]) > 0 and float(row["kde_standard_mean"]) > 0
+        assert float(row["exact_vs_base_r"]) > 0  # exact and base likelihoods correlate
+    table1 = (out / "tables" / "mnist_table1.md").read_text()
+    assert "test images" in table1 and "| iml |" in table1  # the split used is named
+    for name in ["mnist_kde_vs_k", "mnist_exact_vs_base"]:
+        for ext in ["png", "pdf"]:
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    run = out / "mnist" / "iml" / "K10" / "seed0"
+    assert (run / "samples.png").exists() and (run / "loss.png").exists()
+    assert not (run / "train.ckpt").exists()  # the final model supersedes the checkpoint
+    kde = json.loads((run / "kde.json").read_text())
+    assert kde["split"]["pool"] == "test_only" and len(kde["paper"]["draws"]) == 3
+    log = (out / "logs" / "train" / "mnist_iml_K10_seed0.log").read_text()
+    assert re.search(r"epoch 8/8  loss [0-9.]+  [0-9.]+ s  ETA 0 s", log)
+    download_log = (out / "logs" / "download_mnist" / "t10k-images-idx3-ubyte.gz.log").read_text()
+    assert "127.0.0.1" in download_log and "md5" in download_log
+
+
+def test_second_run_has_nothing_to_do(quick_run):
+    workdir, _ = quick_run
+    proc = snakemake(workdir, *QUICK, "-n")
+    assert "Nothing to be done" in proc.stdout
+
+
+def test_changing_one_k_reruns_only_its_branch(quick_run):
+    workdir, _ = quick_run
+    (workdir / "k.yaml").write_text(yaml.safe_dump({"mnist": {"K": [10, 15]}}))
+    proc = snakemake(workdir, *QUICK, "k.yaml", "-n")
+    outputs = " ".join(re.findall(r"output: (.*)", proc.stdout))
+    assert "K15/seed0/model.pt" in outputs and "K15/seed0/kde.json" in outputs
+    assert "K10/" not in outputs  # the unchanged branch is cached
+    assert "preprocess" not in proc.stdout and "download" not in proc.stdout
+    assert "mnist_table1.csv" in outputs  # the aggregates follow
+
+
+def test_report_holds_every_figure_and_table(quick_run):
+    workdir, _ = quick_run
+    snakemake(workdir, *QUICK, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in ["mnist_kde_vs_k.png", "mnist_exact_vs_base.png", "mnist_table1.csv", "mnist_kde_by_k.csv"]:
+        assert name in html
+
+
+def test_killed_training_job_resumes_from_its_checkpoint(tmp_path, mirror_url):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url}}))
+    (workdir / "long.yaml").write_text(yaml.safe_dump({"mnist": {"K": [10]},
+                                                       "algorithms": {"iml": {"train": {"epochs": 25}}}}))
+    args = ["results/quick/mnist/iml/K10/seed0/model.pt", *QUICK, "long.yaml"]  # target first: --configfile is greedy
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = workdir / "results/quick/mnist/iml/K10/seed0/train.ckpt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.5)  # another epoch or so
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, as a crash or OOM kill would
+    proc.wait()
+    assert ckpt.exists() and not (workdir / "results/quick/mnist/iml/K10/seed0/model.pt").exists()
+    snakemake(workdir, *args, "--unlock")  # a killed snakemake leaves its lock behind
+    snakemake(workdir, *args)  # the default profile sets --rerun-incomplete
+    log = (workdir / "results/quick/logs/train/mnist_iml_K10_seed0.log").read_text()
+    resumed = re.search(r"resuming from \S+ after epoch (\d+) of 25", log)
+    assert resumed and int(resumed.group(1)) >= 1
+    first_epoch_run = int(re.search(r"epoch (\d+)/25", log).group(1))
+    assert first_epoch_run == int(resumed.group(1)) + 1  # no epoch trained twice
+    with open(workdir / "results/quick/mnist/iml/K10/seed0/loss.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, 26))
