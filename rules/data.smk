@@ -25,10 +25,6 @@ rule preprocess_mnist:
     output:
         splits=f"{R}/data/mnist/splits.npz",
         info=f"{R}/data/mnist/splits.json",
-    params:
-        pool=config["data"]["mnist"]["pool"],
-        sizes=config["data"]["mnist"]["sizes"],
-        seed=config["data"]["mnist"]["split_seed"],
     log:
         f"{LOGS}/preprocess_mnist/preprocess.log",
     benchmark:
@@ -39,5 +35,9 @@ rule preprocess_mnist:
     resources:
         mem_mb=res("preprocess", "mem_mb"),
         runtime=res("preprocess", "runtime"),
+    params:
+        pool=config["data"]["mnist"]["pool"],
+        sizes=config["data"]["mnist"]["sizes"],
+        seed=config["data"]["mnist"]["split_seed"],
     script:
         "../workflow_scripts/preprocess_mnist.py"
