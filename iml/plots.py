@@ -17,9 +17,14 @@ def _save(fig, paths):
 
 def loss_curve(history, paths, title="training loss"):
     epochs = [row["epoch"] for row in history]
+    names = [key for key in history[-1] if key not in ("epoch", "seconds")]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(epochs, [row["loss"] for row in history], marker="o", ms=3)
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
+    for name in names:
+        ax.plot(epochs, [row.get(name, np.nan) for row in history], marker="o", ms=3, label=name)
+    positive = all(row.get(name, 1) > 0 for row in history for name in names)
+    ax.set(xlabel="epoch", ylabel="loss", yscale="log" if positive else "linear", title=title)
+    if len(names) > 1:
+        ax.legend()
     ax.grid(alpha=0.3)
     _save(fig, paths)
 
@@ -75,4 +80,76 @@ def likelihood_scatter(runs, paths):
            title="IML on MNIST test images")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, markerscale=3)
+    _save(fig, paths)
+
+
+def toy2d_panels(x_train, panels, paths):
+    """Fig. 1: per model, generated points over the data (left) and base samples over the
+    data mapped to the base space (right)."""
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8, 3.6 * len(panels)))
+    for row, panel in zip(axes, panels):
+        row[0].scatter(*x_train.T, s=3, alpha=0.3, color="tab:blue", label="data")
+        row[0].scatter(*panel["generated"].T, s=3, alpha=0.3, color="tab:red", label="generated")
+        row[0].set_title(f"{panel['name']}\ntest log-lik. {panel['test_log_likelihood']:.2f}; "
+                         f"samples under true mixture {panel['samples_true_log_likelihood']:.2f}", fontsize=8)
+        row[1].scatter(*panel["mapped_data"].T, s=3, alpha=0.3, color="tab:blue", label="W⁻¹(x − b)")
+        row[1].scatter(*panel["base_samples"].T, s=3, alpha=0.3, color="tab:red", label="base samples")
+        row[1].set_title("base space", fontsize=8)
+        for ax in row:
+            ax.set_aspect("equal", "datalim")
+            ax.legend(fontsize=7, markerscale=3, loc="upper left")
+    fig.tight_layout()
+    _save(fig, paths)
+
+
+def _ellipse(ax, mean, cov, color):
+    from matplotlib.patches import Ellipse
+
+    values, vectors = np.linalg.eigh(cov)
+    angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+    for n_std in (1, 2):
+        ax.add_patch(Ellipse(mean, *(2 * n_std * np.sqrt(values[::-1])), angle=angle, fill=False,
+                             color=color, lw=2, alpha=0.9 / n_std))
+
+
+def two_dimensional_codes(images, reconstructions, codes, labels, mixture, sample_codes, sample_images, paths):
+    """Fig. 2: training images and reconstructions on top; below, the 2-D codes, the GMM's
+    covariance ellipses and decoded images drawn at sampled codes."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    fig = plt.figure(figsize=(9, 10))
+    top = fig.add_gridspec(2, len(images), top=0.97, bottom=0.8, hspace=0.05, wspace=0.05)
+    for i, (img, rec) in enumerate(zip(images, reconstructions)):
+        for r, picture in enumerate((img, rec)):
+            ax = fig.add_subplot(top[r, i])
+            ax.imshow(np.clip(picture.reshape(28, 28), 0, 1), cmap="gray", vmin=0, vmax=1)
+            ax.axis("off")
+    ax = fig.add_axes([0.08, 0.05, 0.88, 0.7])
+    for digit in np.unique(labels):
+        ax.scatter(*codes[labels == digit].T, s=2, alpha=0.3, label=f"digit {digit}")
+    for k, (mean, cov) in enumerate(zip(mixture.means_, mixture.covariances_)):
+        _ellipse(ax, mean, cov, f"C{k + 2}")
+    for code, img in zip(sample_codes, sample_images):
+        box = OffsetImage(np.clip(img.reshape(28, 28), 0, 1), cmap="gray", zoom=0.9)
+        ax.add_artist(AnnotationBbox(box, code, frameon=True, pad=0.1))
+    ax.set(xlabel="h₁", ylabel="h₂", title="codes of training images, GMM components (1σ, 2σ), decoded samples")
+    ax.legend(markerscale=4)
+    _save(fig, paths)
+
+
+def image_rows(rows, labels, paths, shape=(28, 28)):
+    """A grid with one labelled row per entry of `rows` (each an (n, H*W) array in [0, 1])."""
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * 0.75 + 1, len(rows) * 0.8), squeeze=False)
+    for r, (images, label) in enumerate(zip(rows, labels)):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(images):
+                ax.imshow(np.clip(images[c].reshape(shape), 0, 1), cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
     _save(fig, paths)

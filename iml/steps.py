@@ -57,7 +57,7 @@ def train_model(splits_path, algorithm, latent_dim, settings, seed, device, mode
     model = build_model(algorithm, latent_dim, x.shape[1], settings["model"])
     history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["epoch", "loss", "seconds"], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(history[-1]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     save_text(loss_csv, buf.getvalue())
@@ -74,7 +74,10 @@ def encode(model, x, batch=4096):
 
 def fit_base(splits_path, model_path, base_name, base_settings, seed, base_path):
     model = load_model(model_path)
-    codes = encode(model, load_split(splits_path, "train"))
+    if hasattr(model, "encode"):
+        codes = encode(model, load_split(splits_path, "train"))
+    else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
+        codes = np.zeros((0, model.latent_dim))
     log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
     base = build_base(base_name, base_settings, seed).fit(codes)
     save_pickle(base_path, base)
@@ -170,3 +173,64 @@ def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths
         r = stats.pearsonr(arrays["exact"], arrays["base"])[0]
         scatter.append({**key, **arrays, "pearson_r": r})
     plots.likelihood_scatter(scatter, scatter_paths)
+
+
+def figure_toy2d(settings, figure_paths, summary_path):
+    """Fig. 1 (E1) and each model's log-likelihoods."""
+    from iml import toy2d
+
+    x_train, panels, reference = toy2d.run(**settings)
+    plots.toy2d_panels(x_train, panels, figure_paths)
+    keep = ("name", "W", "b", "test_log_likelihood", "samples_true_log_likelihood", "mode_fractions")
+    summary = {"true_mixture_test_log_likelihood": reference,
+               "models": [{k: p[k] for k in keep} for p in panels]}
+    for p in summary["models"]:
+        log.info("%s: test log-likelihood %.3f (true mixture %.3f); samples under the true mixture %.3f; "
+                 "fraction of samples per mode %s", p["name"], p["test_log_likelihood"], reference,
+                 p["samples_true_log_likelihood"], p["mode_fractions"])
+    save_json(summary_path, summary)
+
+
+def figure_two_digits(splits_path, settings, seed, device, figure_paths, checkpoint_path):
+    """Fig. 2 (E2): IML with K = 2 on two digit classes and a GMM base."""
+    data = load_npz(splits_path)
+    keep = np.isin(data["y_train"], settings["digits"])
+    x, labels = mnist.to_float(data["x_train"][keep]), data["y_train"][keep]
+    seed_everything(seed)
+    model = build_model("iml", 2, x.shape[1], {"hidden": settings["hidden"]})
+    train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device))
+    model = model.cpu().eval()
+    codes = encode(model, x)
+    base = build_base("gmm", {"n_components": settings["n_components"]}, seed).fit(codes)
+    sample_codes, _ = base.sample(settings["n_decoded"])
+    with torch.no_grad():
+        shown = torch.as_tensor(x[:10])
+        reconstructions = model.reconstruct(shown).numpy()
+        sample_images = model.decode(torch.as_tensor(sample_codes, dtype=torch.float32)).numpy()
+    plots.two_dimensional_codes(x[:10], reconstructions, codes, labels, base.mixture, sample_codes,
+                                sample_images, figure_paths)
+    Path(checkpoint_path).unlink(missing_ok=True)
+
+
+def nearest_samples(test, samples, batch=1024):
+    """For each test row, the generated sample nearest in Euclidean distance."""
+    g = torch.as_tensor(samples)
+    g_sq = (g * g).sum(1)
+    index = [torch.argmin(g_sq - 2 * torch.as_tensor(test[i : i + batch]) @ g.T, dim=1)
+             for i in range(0, len(test), batch)]
+    return samples[torch.cat(index).numpy()]
+
+
+def figure_nearest(splits_path, sample_paths, algorithms, n_images, seed, nearest_paths,
+                   component_paths, iml_samples_path, n_components_shown):
+    """Fig. 4 (E6): nearest generated sample of each algorithm to random test images, and IML
+    samples grouped by the GMM component they came from."""
+    test = load_split(splits_path, "test")
+    chosen = test[np.random.default_rng(seed).choice(len(test), n_images, replace=False)]
+    rows = [chosen] + [nearest_samples(chosen, load_npz(p)["samples"]) for p in sample_paths]
+    plots.image_rows(rows, ["test"] + [a.upper() for a in algorithms], nearest_paths)
+    iml = load_npz(iml_samples_path)
+    counts = np.bincount(iml["components"])
+    top = np.argsort(counts)[::-1][:n_components_shown]
+    groups = [iml["samples"][iml["components"] == k][:n_images] for k in top]
+    plots.image_rows(groups, [f"component {k}" for k in top], component_paths)

@@ -57,26 +57,40 @@ def _load_checkpoint(path, expected_fingerprint):
     return state
 
 
-def train(model, data, settings, checkpoint_path, device=None):
-    """Minimise model.training_loss(batch) with Adam over `data` (N x D array).
+def _rng_state():
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
-    settings: epochs, batch_size, lr, seed, and optionally betas. Resumes from
-    `checkpoint_path` when it holds a checkpoint made with the same settings.
-    Returns the per-epoch history: dicts of epoch, loss, seconds.
+
+def _set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(model, data, settings, checkpoint_path, device=None):
+    """Train `model` over `data` (N x D array) with the model's own optimisers and step.
+
+    settings: epochs, batch_size, lr, seed, optionally betas. Resumes from `checkpoint_path`
+    when it holds a checkpoint made with the same settings. Returns the per-epoch history:
+    dicts of epoch, seconds and the mean of each loss the model reports.
     """
     device = device or pick_device()
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))))
+    optimizers = model.make_optimizers(settings)
     generator = torch.Generator().manual_seed(settings["seed"])
     history, start_epoch = [], 0
     key = fingerprint(settings)
     state = _load_checkpoint(checkpoint_path, key)
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
         generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        _set_rng_state(state["rng"])
         history, start_epoch = state["history"], state["epoch"]
         log.info("resuming from %s after epoch %d of %d", checkpoint_path, start_epoch, epochs)
 
@@ -85,34 +99,33 @@ def train(model, data, settings, checkpoint_path, device=None):
         raise ValueError(f"training data holds {int((~np.isfinite(data)).sum())} NaN or inf values")
     x = torch.as_tensor(data, device=device)  # moved once, not per batch
     n = len(x)
-    log.info("training on %d examples of dimension %d on %s: %d epochs, batch %d",
-             n, x.shape[1], device, epochs, batch_size)
+    log.info("training %s on %d examples of dimension %d on %s: %d epochs, batch %d",
+             type(model).__name__, n, x.shape[1], device, epochs, batch_size)
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
-        total = torch.zeros((), device=device)
+        totals, counts = {}, {}
         try:
             for i in range(0, n, batch_size):
                 batch = x[order[i : i + batch_size]]
-                loss = model.training_loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(batch)
+                for name, loss in model.train_step(batch, optimizers).items():
+                    totals[name] = totals.get(name, 0) + loss * len(batch)
+                    counts[name] = counts.get(name, 0) + len(batch)
         except torch.linalg.LinAlgError as err:  # NaN weights break the pseudo-inverse first
             raise TrainingDiverged(f"training diverged in epoch {epoch + 1} ({err}); lower the learning rate") from err
-        mean_loss = float(total) / n  # one device sync per epoch
-        if not math.isfinite(mean_loss):
-            raise TrainingDiverged(f"loss became {mean_loss} in epoch {epoch + 1}; lower the learning rate")
+        losses = {name: float(total) / counts[name] for name, total in totals.items()}  # one sync per epoch
+        if not all(map(math.isfinite, losses.values())):
+            raise TrainingDiverged(f"loss became {losses} in epoch {epoch + 1}; lower the learning rate")
         seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "loss": mean_loss, "seconds": seconds})
-        eta = seconds * (epochs - epoch - 1)
-        log.info("epoch %d/%d  loss %.6f  %.1f s  ETA %.0f s", epoch + 1, epochs, mean_loss, seconds, eta)
+        history.append({"epoch": epoch + 1, **losses, "seconds": seconds})
+        shown = "  ".join(f"{name} {value:.6f}" for name, value in losses.items())
+        log.info("epoch %d/%d  %s  %.1f s  ETA %.0f s", epoch + 1, epochs, shown, seconds,
+                 seconds * (epochs - epoch - 1))
         save_checkpoint(checkpoint_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "history": history, "fingerprint": key,
+            "model": model.state_dict(), "epoch": epoch + 1, "history": history, "fingerprint": key,
+            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+            "generator": generator.get_state(), "rng": _rng_state(),
         })
     model.eval()
     return history

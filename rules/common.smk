@@ -22,6 +22,8 @@ def check_config():
         raise ValueError(
             "config: evaluate.kde.standard.sigma_grid.min is larger than its max"
         )
+    if config["figures"]["nearest"]["K"] not in config["mnist"]["K"]:
+        raise ValueError("config: figures.nearest.K must be one of mnist.K")
     for algorithm in config["mnist"]["algorithms"]:
         if algorithm not in config["algorithms"]:
             raise ValueError(
@@ -85,11 +87,29 @@ def table_files(dataset):
     ]
 
 
+FIGURES = {
+    "mnist": ["kde_vs_k", "exact_vs_base", "two_digits", "nearest", "iml_by_component"],
+}
+
+
 def figure_files(dataset):
+    names = FIGURES[dataset] + (["toy2d"] if dataset == "mnist" else [])
     return [
-        f"{R}/figures/{dataset}_{name}.{ext}"
-        for name in ("kde_vs_k", "exact_vs_base")
+        (
+            f"{R}/figures/{name}.{ext}"
+            if name == "toy2d"
+            else f"{R}/figures/{dataset}_{name}.{ext}"
+        )
+        for name in names
         for ext in ("png", "pdf")
+    ]
+
+
+def nearest_sample_files(wildcards):
+    nearest = config["figures"]["nearest"]
+    return [
+        f"{R}/{wildcards.dataset}/{a}/K{nearest['K']}/seed{config['seeds'][0]}/samples.npz"
+        for a in config[wildcards.dataset]["algorithms"]
     ]
 
 

@@ -1,24 +1,25 @@
-"""Generative algorithms by config name: each builds a network from (K, data_dim, settings)."""
+"""Generative algorithms by config name: each builds a network from (K, data_dim, settings).
+
+A model offers decode(h); make_optimizers(train settings) and train_step(batch, optimizers)
+for the shared training loop; and encode(x) where it has an encoder.
+"""
 
 import torch
 
 from iml.io import atomic_path
+from iml.models.gan import GAN, WGAN
 from iml.models.invertible import InvertiblePerceptron
+from iml.models.vae import VAE
 
-
-def _iml(latent_dim, data_dim, settings):
-    return InvertiblePerceptron(latent_dim, hidden=settings["hidden"], data_dim=data_dim)
-
-
-BUILDERS = {"iml": _iml}
+BUILDERS = {"iml": InvertiblePerceptron, "vae": VAE, "gan": GAN, "wgan": WGAN}
 
 
 def build_model(algorithm, latent_dim, data_dim, settings):
     try:
-        builder = BUILDERS[algorithm]
+        cls = BUILDERS[algorithm]
     except KeyError:
         raise ValueError(f"unknown algorithm {algorithm!r}; known: {sorted(BUILDERS)}") from None
-    return builder(latent_dim, data_dim, settings)
+    return cls(latent_dim, data_dim=data_dim, **settings)
 
 
 def save_model(path, model, algorithm, latent_dim, data_dim, settings):

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from iml.models.common import SingleLossModel
+
 
 class LinearTailActivation:
     """A monotone activation used as-is on [t_lo, t_hi] and continued linearly outside.
@@ -77,7 +79,7 @@ def half_log_det_gram(layer):
     return torch.linalg.cholesky(w.T @ w).diagonal().log().sum()
 
 
-class InvertiblePerceptron(nn.Module):
+class InvertiblePerceptron(SingleLossModel):
     def __init__(self, latent_dim, hidden=600, data_dim=784, tanh_bound=0.99, sigmoid_eps=1e-4):
         super().__init__()
         if not latent_dim <= hidden <= data_dim:

@@ -1,0 +1,11 @@
+from iml import steps
+
+steps.log_to_file(snakemake.log[0], snakemake.threads)
+steps.figure_two_digits(
+    snakemake.input.splits,
+    settings=snakemake.params.settings,
+    seed=snakemake.params.seed,
+    device=snakemake.config["device"],
+    figure_paths=[snakemake.output.png, snakemake.output.pdf],
+    checkpoint_path=snakemake.params.checkpoint,
+)
