@@ -153,3 +153,18 @@ def image_rows(rows, labels, paths, shape=(28, 28)):
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     _save(fig, paths)
+
+
+def spectrograms(waves, titles, dataset, paths, rate=8000):
+    """Spectrograms side by side, axes in seconds and Hz (Figs. 6-8)."""
+    from scipy.signal import spectrogram
+
+    fig, axes = plt.subplots(1, len(waves), figsize=(6 * len(waves), 3.5), squeeze=False)
+    for ax, wave, title in zip(axes[0], waves, titles):
+        f, t, power = spectrogram(np.asarray(wave, dtype=np.float64), fs=rate, window="hann", nperseg=256,
+                                  noverlap=192)
+        ax.pcolormesh(t, f, 10 * np.log10(power + 1e-12), shading="auto", cmap="magma",
+                      rasterized=True)  # a vector mesh of this size makes slow, huge PDFs
+        ax.set(xlabel="time (s)", ylabel="frequency (Hz)", title=f"{dataset}: {title}")
+    fig.tight_layout()
+    _save(fig, paths)

@@ -46,8 +46,9 @@ def preprocess_mnist(raw_paths, pool, sizes, seed, splits_path, info_path):
 
 
 def load_split(splits_path, name, limit=None):
-    images = load_npz(splits_path)[f"x_{name}"]
-    return mnist.to_float(images[:limit] if limit else images)
+    """A split's examples as float32 (uint8 images scaled to [0, 1])."""
+    x = load_npz(splits_path)[f"x_{name}"][:limit]
+    return mnist.to_float(x) if x.dtype == np.uint8 else x.astype(np.float32)
 
 
 def train_model(splits_path, algorithm, latent_dim, settings, seed, device, model_path,
@@ -78,8 +79,9 @@ def fit_base(splits_path, model_path, base_name, base_settings, seed, base_path)
         codes = encode(model, load_split(splits_path, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
+    lengths = load_npz(splits_path).get("lengths_train")  # sequences, for sequential bases
     log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
-    base = build_base(base_name, base_settings, seed).fit(codes)
+    base = build_base(base_name, base_settings, seed).fit(codes, lengths)
     save_pickle(base_path, base)
 
 

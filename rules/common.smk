@@ -24,6 +24,11 @@ def check_config():
         )
     if config["figures"]["nearest"]["K"] not in config["mnist"]["K"]:
         raise ValueError("config: figures.nearest.K must be one of mnist.K")
+    for dataset in config["audio"]["run"]:
+        if dataset not in config["audio"]["datasets"]:
+            raise ValueError(
+                f"config: audio.run names {dataset!r} but audio.datasets.{dataset} is missing"
+            )
     for algorithm in config["mnist"]["algorithms"]:
         if algorithm not in config["algorithms"]:
             raise ValueError(
@@ -42,7 +47,7 @@ INVERTIBLE = {"iml"}  # algorithms whose exact likelihood (Eq. 6) is computed
 
 
 wildcard_constraints:
-    dataset="mnist",
+    dataset="[a-z0-9_]+",
     algorithm="[a-z_]+",
     k=r"\d+",
     seed=r"\d+",
@@ -113,9 +118,53 @@ def nearest_sample_files(wildcards):
     ]
 
 
+def audio_datasets():
+    """The audio datasets to run: the violin only when a recording is configured."""
+    violin = config["data"]["violin"]["source"]
+    return [
+        d
+        for d in config["audio"]["run"]
+        if config["audio"]["datasets"][d]["source"] != "violin" or violin
+    ]
+
+
+def audio_run(dataset):
+    a = config["audio"]
+    return f"{R}/{dataset}/{a['algorithm']}/K{a['K']}/seed{config['seeds'][0]}"
+
+
+def violin_file():
+    from pathlib import PurePosixPath
+
+    return f"{DL}/violin/{PurePosixPath(str(config['data']['violin']['source'])).name}"
+
+
+def audio_raw_input(wildcards):
+    if config["audio"]["datasets"][wildcards.dataset]["source"] == "fsdd":
+        return f"{DL}/fsdd/recordings"
+    return violin_file()
+
+
+def audio_outputs():
+    datasets = audio_datasets()
+    files = [f"{audio_run(d)}/generated.wav" for d in datasets]
+    files += [
+        f"{R}/figures/{d}_{name}.{ext}"
+        for d in datasets
+        for name in ("spectrogram", "reconstruction")
+        for ext in ("png", "pdf")
+    ]
+    if datasets:
+        files += [f"{R}/tables/audio.{ext}" for ext in ("csv", "md", "tex")]
+    return files
+
+
 def final_outputs():
     return (
-        table_files("mnist") + figure_files("mnist") + run_files("mnist", "samples.png")
+        table_files("mnist")
+        + figure_files("mnist")
+        + run_files("mnist", "samples.png")
+        + audio_outputs()
     )
 
 

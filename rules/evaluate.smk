@@ -67,3 +67,54 @@ rule exact_likelihood:
         n_test=config["evaluate"]["likelihood"]["n_test"],
     script:
         "../workflow_scripts/exact_likelihood.py"
+
+
+rule generate_audio:
+    input:
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.pkl",
+    output:
+        wav=report(
+            f"{RUN}/generated.wav",
+            caption="../report/generated_audio.rst",
+            category="Audio",
+        ),
+        codes=f"{RUN}/generated_codes.npz",
+    log:
+        f"{LOGS}/generate_audio/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/generate_audio/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        seconds=config["audio"]["seconds"],
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/generate_audio.py"
+
+
+rule audio_scores:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.pkl",
+    output:
+        f"{RUN}/audio_scores.json",
+    log:
+        f"{LOGS}/audio_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/audio_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/audio_scores.py"

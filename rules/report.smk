@@ -162,3 +162,66 @@ rule figure_nearest:
         settings=config["figures"]["nearest"],
     script:
         "../workflow_scripts/figure_nearest.py"
+
+
+rule audio_figures:
+    input:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        model=lambda w: f"{audio_run(w.dataset)}/model.pt",
+        wav=lambda w: f"{audio_run(w.dataset)}/generated.wav",
+    output:
+        spectrogram_png=report(
+            f"{R}/figures/{{dataset}}_spectrogram.png",
+            caption="../report/spectrogram.rst",
+            category="Audio",
+        ),
+        spectrogram_pdf=f"{R}/figures/{{dataset}}_spectrogram.pdf",
+        reconstruction_png=report(
+            f"{R}/figures/{{dataset}}_reconstruction.png",
+            caption="../report/reconstruction.rst",
+            category="Audio",
+        ),
+        reconstruction_pdf=f"{R}/figures/{{dataset}}_reconstruction.pdf",
+    log:
+        f"{LOGS}/audio_figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/audio_figures/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        seconds=10,
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/audio_figures.py"
+
+
+rule audio_table:
+    input:
+        scores=[f"{audio_run(d)}/audio_scores.json" for d in audio_datasets()],
+        info=[f"{R}/data/{d}/splits.json" for d in audio_datasets()],
+    output:
+        csv=report(
+            f"{R}/tables/audio.csv",
+            caption="../report/audio_table.rst",
+            category="Tables",
+        ),
+        md=f"{R}/tables/audio.md",
+        tex=f"{R}/tables/audio.tex",
+    log:
+        f"{LOGS}/audio_table/audio.log",
+    benchmark:
+        f"{BENCH}/audio_table/audio.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        datasets=audio_datasets(),
+    script:
+        "../workflow_scripts/audio_table.py"

@@ -9,19 +9,27 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import soundfile
 import yaml
 
 from tests.helpers import copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 QUICK = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
+VIOLIN = {"source": "john-garner_bwv1002_mov6.mp3", "md5": "c65f020ff7cfca8e339b99078ccf9286"}
+
+
+def write_mirror_config(workdir, mirror_url):
+    """Everything through the mirror on 127.0.0.1, the violin piece included."""
+    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url, "violin": VIOLIN}}))
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, mirror_url):
     workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
-    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url}}))
+    write_mirror_config(workdir, mirror_url)
     t0 = time.time()
     proc = snakemake(workdir, *QUICK)
     print(f"quick preset: {time.time() - t0:.0f} s")
@@ -65,6 +73,25 @@ def test_quick_preset_produces_tables_and_figures(quick_run):
     assert "127.0.0.1" in download_log and "md5" in download_log
 
 
+def test_quick_preset_audio_chain(quick_run):
+    workdir, _ = quick_run
+    out = workdir / "results" / "quick"
+    for dataset, seconds in (("fsdd_all", 5), ("violin", 5)):
+        wave, rate = soundfile.read(out / dataset / "iml_audio" / "K80" / "seed0" / "generated.wav")
+        assert rate == 8000 and wave.ndim == 1 and np.isfinite(wave).all()
+        assert abs(len(wave) / rate - seconds) < 0.2 and np.abs(wave).max() > 0.1  # playable, not silent
+        for name in ("spectrogram", "reconstruction"):
+            assert (out / "figures" / f"{dataset}_{name}.png").stat().st_size > 1000
+    with open(out / "tables" / "audio.csv") as f:
+        rows = {r["dataset"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"fsdd_all", "violin"}
+    for row in rows.values():
+        assert all(np.isfinite(float(row[k])) for k in ("hmm", "gmm", "standard_normal", "reconstruction_snr_db"))
+        assert float(row["reconstruction_snr_db"]) > 0
+    info = json.loads((out / "data" / "violin" / "splits.json").read_text())
+    assert "resampled from 44100 Hz to 8000 Hz" in info["repairs"]
+
+
 def test_second_run_has_nothing_to_do(quick_run):
     workdir, _ = quick_run
     proc = snakemake(workdir, *QUICK, "-n")
@@ -94,7 +121,7 @@ def test_report_holds_every_figure_and_table(quick_run):
 
 def test_killed_training_job_resumes_from_its_checkpoint(tmp_path, mirror_url):
     workdir = copy_workflow(tmp_path)
-    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url}}))
+    write_mirror_config(workdir, mirror_url)
     (workdir / "long.yaml").write_text(yaml.safe_dump({"mnist": {"K": [10]},
                                                        "algorithms": {"iml": {"train": {"epochs": 25}}}}))
     args = ["results/quick/mnist/iml/K10/seed0/model.pt", *QUICK, "long.yaml"]  # target first: --configfile is greedy

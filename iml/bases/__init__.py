@@ -2,8 +2,9 @@
 
 from iml.bases.gaussian import StandardNormalBase
 from iml.bases.gmm import GaussianMixtureBase
+from iml.bases.hmm import GaussianHMMBase
 
-BASES = {"gmm": GaussianMixtureBase, "standard_normal": StandardNormalBase}
+BASES = {"gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "standard_normal": StandardNormalBase}
 
 
 def build_base(name, settings, seed):

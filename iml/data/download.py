@@ -51,7 +51,7 @@ def _copy_source(source, dest, timeout):
 
 
 def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60, backoff=1.0):
-    """Download `filename` to `dest`, verified against `md5`.
+    """Download `filename` to `dest`, verified against `md5` (None: not verified, the md5 logged).
 
     Each source is tried `retries` times; a checksum mismatch moves on to the next source.
     Nothing appears under `dest` unless its checksum is right.
@@ -65,12 +65,14 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
                 with atomic_path(dest) as tmp:
                     _copy_source(source, tmp, timeout)
                     actual = md5sum(tmp)
-                    if actual != md5:
+                    if md5 is None:
+                        log.warning("%s has no known checksum; its md5 is %s", filename, actual)
+                    elif actual != md5:
                         raise DownloadError(
                             f"checksum mismatch for {filename} from {source}: "
                             f"expected md5 {md5}, got {actual}"
                         )
-                log.info("fetched %s (md5 %s ok)", dest, md5)
+                log.info("fetched %s (md5 %s)", dest, actual)
                 return dest
             except DownloadError as err:  # a damaged copy: retrying the same source won't help
                 log.warning("%s", err)

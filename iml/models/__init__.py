@@ -7,11 +7,12 @@ for the shared training loop; and encode(x) where it has an encoder.
 import torch
 
 from iml.io import atomic_path
+from iml.models.audio import ConvAutoencoder
 from iml.models.gan import GAN, WGAN
 from iml.models.invertible import InvertiblePerceptron
 from iml.models.vae import VAE
 
-BUILDERS = {"iml": InvertiblePerceptron, "vae": VAE, "gan": GAN, "wgan": WGAN}
+BUILDERS = {"iml": InvertiblePerceptron, "vae": VAE, "gan": GAN, "wgan": WGAN, "iml_audio": ConvAutoencoder}
 
 
 def build_model(algorithm, latent_dim, data_dim, settings):

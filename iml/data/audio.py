@@ -1,0 +1,89 @@
+"""Audio in, arrays out: reading (mono, 8 kHz), chunking with a Hann window, overlap-add.
+
+Every file is checked where it enters: an unreadable or silent file is refused by name; stereo
+and other sample rates are repaired (mixed down, resampled) and the repair is reported.
+"""
+
+import logging
+from math import gcd
+
+import numpy as np
+import soundfile
+from scipy.signal import get_window, resample_poly
+
+from iml.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 8000
+SILENCE_PEAK = 1e-4  # peak amplitude (full scale 1) below which a recording counts as silent
+
+
+class AudioFormatError(ValueError):
+    pass
+
+
+def read_audio(path, rate=SAMPLE_RATE):
+    """A mono float32 waveform at `rate`, and the list of repairs made (mix-down, resampling)."""
+    try:
+        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as err:
+        raise AudioFormatError(f"{path}: not a readable audio file ({err})") from err
+    repairs = []
+    if data.shape[1] > 1:
+        repairs.append(f"mixed {data.shape[1]} channels down to mono")
+        data = data.mean(axis=1, keepdims=True)
+    wave = data[:, 0]
+    if file_rate != rate:
+        # polyphase resampling with scipy's anti-aliasing FIR filter
+        g = gcd(int(file_rate), rate)
+        wave = resample_poly(wave, rate // g, int(file_rate) // g).astype(np.float32)
+        repairs.append(f"resampled from {file_rate} Hz to {rate} Hz")
+    if not np.isfinite(wave).all():
+        raise AudioFormatError(f"{path}: holds NaN or inf samples")
+    return wave, repairs
+
+
+def check_recording(wave, path, min_samples):
+    """Refuse (by name) recordings too short for one chunk, or silent."""
+    if len(wave) < min_samples:
+        raise AudioFormatError(f"{path}: {len(wave)} samples, shorter than one chunk of {min_samples}")
+    if np.abs(wave).max() < SILENCE_PEAK:
+        raise AudioFormatError(f"{path}: silent (peak amplitude {np.abs(wave).max():.2g})")
+
+
+def normalise_peak(wave):
+    """Scale a recording to peak amplitude 1, so loud and quiet speakers weigh alike."""
+    return wave / np.abs(wave).max()
+
+
+def hann(size):
+    """The periodic Hann window: its copies shifted by size/2 sum to exactly 1."""
+    return get_window("hann", size, fftbins=True).astype(np.float32)
+
+
+def chunk_waveform(wave, size=800, hop=400, window="hann"):
+    """Overlapping chunks (n, size), each multiplied by the window; the end is zero-padded so
+    every sample falls in a chunk."""
+    n = max(1, int(np.ceil((len(wave) - size) / hop)) + 1)
+    padded = np.zeros((n - 1) * hop + size, dtype=np.float32)
+    padded[: len(wave)] = wave
+    frames = np.lib.stride_tricks.sliding_window_view(padded, size)[::hop]
+    taper = hann(size) if window == "hann" else np.ones(size, dtype=np.float32)
+    return frames * taper
+
+
+def overlap_add(chunks, hop=400):
+    """Sum chunks placed `hop` samples apart (the inverse of chunk_waveform's framing for a
+    window whose shifted copies sum to one)."""
+    n, size = chunks.shape
+    out = np.zeros((n - 1) * hop + size, dtype=np.float64)
+    for i, chunk in enumerate(chunks):
+        out[i * hop : i * hop + size] += chunk
+    return out.astype(np.float32)
+
+
+def write_wav(path, wave, rate=SAMPLE_RATE):
+    """A 16-bit PCM WAV, clipped to full scale, written atomically."""
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), np.clip(wave, -1, 1), rate, subtype="PCM_16", format="WAV")

@@ -1,0 +1,303 @@
+"""The Gaussian HMM base: agreement with hmmlearn, EM behaviour, degenerate cases, seeding."""
+
+import logging
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from hmmlearn.hmm import GaussianHMM
+
+from iml.bases import BASES, build_base
+from iml.bases.base import NonFiniteCodesError
+from iml.bases.hmm import GaussianHMMBase, HMMParams, HmmlearnEngine, TorchEngine, free_parameters, repair
+
+K, D = 6, 4
+
+
+def draw(params, lengths, rng):
+    """Codes drawn from an HMM, sequence by sequence (a plain reference sampler)."""
+    out = []
+    for n in lengths:
+        s = rng.choice(len(params.startprob), p=params.startprob)
+        for _ in range(n):
+            out.append(rng.normal(params.means[s], np.sqrt(params.variances[s])))
+            s = rng.choice(len(params.startprob), p=params.transmat[s])
+    return np.array(out)
+
+
+def random_params(rng, k=K, d=D):
+    return HMMParams(startprob=rng.dirichlet(np.ones(k)), transmat=rng.dirichlet(np.ones(k), k),
+                     means=rng.normal(0, 1.5, (k, d)), variances=rng.uniform(0.3, 1.5, (k, d)))
+
+
+@pytest.fixture
+def small():
+    """20 sequences of 5-15 frames from a random 6-state HMM, and different starting parameters."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 16, size=20)
+    z = draw(random_params(rng), lengths, rng)
+    return z, lengths, random_params(rng)
+
+
+def reference_hmmlearn(params, n_iter=1):
+    """hmmlearn itself, set up so its update is plain maximum likelihood: no initialisation of
+    its own (init_params=""), Dirichlet priors 1, no means prior, and covars_prior 0 (its default
+    1e-2 would add to every variance's numerator; covars_weight 1 adds nothing to the denominator).
+    min_covar is only used by its initialisation."""
+    m = GaussianHMM(len(params.startprob), covariance_type="diag", implementation="scaling", n_iter=n_iter,
+                    init_params="", params="stmc", covars_prior=0.0, covars_weight=1.0, means_weight=0.0)
+    m.startprob_, m.transmat_, m.means_, m.covars_ = (params.startprob, params.transmat,
+                                                      params.means, params.variances)
+    return m
+
+
+def split(z, lengths):
+    return np.split(z, np.cumsum(lengths)[:-1])
+
+
+def hmm_base(params, mean=0.0, std=1.0):
+    """A fitted base with given parameters, over codes standardised by (mean, std)."""
+    base = GaussianHMMBase(n_states=len(params.startprob), device="cpu")
+    dim = params.means.shape[1]
+    base.params_, base.code_mean_, base.code_std_ = params, np.full(dim, mean), np.full(dim, std)
+    return base
+
+
+# -- agreement with hmmlearn -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sequence_log_likelihoods_match_hmmlearn(small, dtype):
+    z, lengths, params = small
+    frames = TorchEngine(z, lengths, "cpu", dtype).frame_log_likelihood(params)
+    ours = np.add.reduceat(frames, np.cumsum(lengths) - lengths)
+    ref = np.array([reference_hmmlearn(params).score(x) for x in split(z, lengths)])
+    np.testing.assert_allclose(ours, ref, rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_em_update_matches_hmmlearn(small, dtype):
+    z, lengths, params = small
+    total, new = TorchEngine(z, lengths, "cpu", dtype).em_step(params)
+    m = reference_hmmlearn(params)
+    m.fit(z, lengths)
+    tight = dict(rtol=1e-5, atol=1e-7) if dtype == "float32" else dict(rtol=1e-10, atol=1e-13)
+    assert total == pytest.approx(m.monitor_.history[-1], rel=1e-6 if dtype == "float32" else 1e-12)
+    np.testing.assert_allclose(new.startprob, m.startprob_, **tight)
+    np.testing.assert_allclose(new.transmat, m.transmat_, **tight)
+    np.testing.assert_allclose(new.means, m.means_, **tight)
+    np.testing.assert_allclose(new.variances, np.diagonal(m.covars_, axis1=1, axis2=2), **tight)
+
+
+def test_both_backends_fit_the_same_model(small):
+    z, lengths, _ = small
+    fits = {b: GaussianHMMBase(n_states=K, n_iter=8, tol=-np.inf, backend=b, dtype="float64", device="cpu",
+                               seed=1).fit(z, lengths) for b in ("torch", "hmmlearn")}
+    torch_fit, hmmlearn_fit = fits["torch"], fits["hmmlearn"]
+    np.testing.assert_allclose(torch_fit.loglik_history_, hmmlearn_fit.loglik_history_, rtol=1e-10)
+    for name in ("startprob", "transmat", "means", "variances"):
+        np.testing.assert_allclose(getattr(torch_fit.params_, name), getattr(hmmlearn_fit.params_, name),
+                                   rtol=1e-7, atol=1e-10, err_msg=name)
+
+
+def test_batches_and_blocks_do_not_change_the_result(small):
+    z, lengths, params = small
+    whole = TorchEngine(z, lengths, "cpu", "float64", block_rows=10**6)
+    pieces = TorchEngine(z, lengths, "cpu", "float64", max_batch_frames=40, block_rows=3)
+    assert len(pieces.batches) > 1
+    np.testing.assert_allclose(pieces.frame_log_likelihood(params), whole.frame_log_likelihood(params),
+                               rtol=1e-12)
+    (t1, a), (t2, b) = whole.em_step(params), pieces.em_step(params)
+    assert t1 == pytest.approx(t2, rel=1e-12)
+    for name in ("startprob", "transmat", "means", "variances"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, err_msg=name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_engine_matches_cpu(small):
+    z, lengths, params = small
+    for dtype in ("float64", "float32"):
+        (t_cpu, a), (t_gpu, b) = (TorchEngine(z, lengths, dev, dtype).em_step(params)
+                                  for dev in ("cpu", "cuda"))
+        assert t_gpu == pytest.approx(t_cpu, rel=1e-6)
+        np.testing.assert_allclose(b.means, a.means, rtol=1e-5, atol=1e-7)
+
+
+# -- scores are log-densities of the codes ---------------------------------------------------
+
+
+def test_scores_are_log_densities_of_the_raw_codes(small):
+    """score works in code space: the same HMM written over raw codes scores them identically in
+    hmmlearn, so the standardisation's Jacobian is accounted for."""
+    z, lengths, params = small
+    mean, std = np.array([1.0, -2.0, 0.5, 3.0]), np.array([2.0, 0.5, 1.5, 4.0])
+    codes = z * std + mean
+    base = hmm_base(params, mean, std)
+    raw = HMMParams(params.startprob, params.transmat, params.means * std + mean, params.variances * std**2)
+    ref = np.array([reference_hmmlearn(raw).score(x) for x in split(codes, lengths)])
+    np.testing.assert_allclose(base.score(codes, lengths), ref, rtol=1e-12)
+
+
+def test_score_without_lengths_gives_per_frame_conditionals(small):
+    z, lengths, params = small
+    base = hmm_base(params)
+    x = z[:12]
+    frames = base.score(x)
+    assert frames.shape == (12,)
+    prefix = [reference_hmmlearn(params).score(x[:t]) for t in range(1, 13)]
+    np.testing.assert_allclose(frames, np.diff(prefix, prepend=0.0), rtol=1e-10, atol=1e-10)
+    assert frames.sum() == pytest.approx(base.score(x, [12])[0], rel=1e-12)
+    per_sequence = np.add.reduceat(base.score_frames(z, lengths), np.cumsum(lengths) - lengths)
+    np.testing.assert_allclose(per_sequence, base.score(z, lengths), rtol=1e-12)
+
+
+# -- EM behaviour ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_em_log_likelihood_never_decreases(small, dtype):
+    z, lengths, _ = small
+    base = GaussianHMMBase(n_states=K, n_iter=40, tol=-np.inf, dtype=dtype, device="cpu", seed=0)
+    base.fit(z, lengths)
+    history = base.loglik_history_
+    assert len(history) == 40 and history[-1] > history[0]
+    np.testing.assert_array_less(-np.diff(history), 1e-8 * np.abs(history[1:]))
+
+
+def test_recovers_a_known_three_state_hmm_better_than_one_state():
+    rng = np.random.default_rng(5)
+    truth = HMMParams(startprob=np.array([0.5, 0.3, 0.2]),
+                      transmat=np.array([[0.9, 0.08, 0.02], [0.05, 0.9, 0.05], [0.1, 0.1, 0.8]]),
+                      means=np.array([[-3.0, 0.0], [0.0, 3.0], [3.0, 0.0]]),
+                      variances=np.array([[0.5, 1.0], [1.0, 0.3], [0.8, 0.8]]))
+    train_lengths, test_lengths = rng.integers(20, 41, 60), rng.integers(20, 41, 30)
+    train, test = draw(truth, train_lengths, rng), draw(truth, test_lengths, rng)
+    held_out = {k: GaussianHMMBase(n_states=k, n_iter=100, device="cpu", seed=0).fit(train, train_lengths)
+                .score(test, test_lengths).sum() / len(test) for k in (1, 3)}
+    true = hmm_base(truth).score(test, test_lengths).sum() / len(test)
+    assert held_out[3] > held_out[1] + 0.5  # nats per frame
+    assert held_out[3] == pytest.approx(true, abs=0.05)
+
+
+# -- degenerate cases (hmmlearn issues 110, 169, 186, 416) ------------------------------------
+
+
+def engine(name, z, lengths):
+    return TorchEngine(z, lengths, "cpu", "float64") if name == "torch" else HmmlearnEngine(z, lengths)
+
+
+@pytest.mark.parametrize("backend", ["torch", "hmmlearn"])
+def test_unvisited_state_keeps_its_parameters(small, backend):
+    z, lengths, params = small
+    params.means[5] = 1e3  # so far from every frame that its posterior is exactly zero
+    _, raw = engine(backend, z, lengths).em_step(params)
+    assert np.isnan(raw.means[5]).all()  # what the plain update gives (0/0)
+    new = repair(raw, params, var_floor=1e-3)
+    for name in ("startprob", "transmat", "means", "variances"):
+        assert np.isfinite(getattr(new, name)).all(), name
+    np.testing.assert_array_equal(new.means[5], params.means[5])
+    np.testing.assert_array_equal(new.variances[5], params.variances[5])
+    np.testing.assert_allclose(new.transmat[5], params.transmat[5])  # never left either
+    np.testing.assert_allclose(new.transmat.sum(1), 1.0)
+    assert new.startprob[5] == 0.0
+
+
+@pytest.mark.parametrize("backend", ["torch", "hmmlearn"])
+def test_state_seen_only_at_sequence_ends_gets_no_zero_row_or_zero_variance(backend):
+    """Every sequence ends on the same frame, far from the rest: the state that takes those
+    frames is never left (a zero-sum transition row) and its variance collapses to 0."""
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(5, 11, 15)
+    z = rng.normal(0, 1, (lengths.sum(), D))
+    z[np.cumsum(lengths) - 1] = 30.0
+    params = HMMParams(np.full(3, 1 / 3), np.full((3, 3), 1 / 3),
+                       np.array([[-0.5] * D, [0.5] * D, [30.0] * D]), np.ones((3, D)))
+    _, raw = engine(backend, z, lengths).em_step(params)
+    assert raw.transmat[2].sum() == 0 or np.isnan(raw.transmat[2]).all()
+    assert np.abs(raw.variances[2]).max() < 1e-9
+    new = repair(raw, params, var_floor=1e-3)
+    np.testing.assert_allclose(new.transmat[2], params.transmat[2])
+    np.testing.assert_allclose(new.transmat.sum(1), 1.0)
+    np.testing.assert_allclose(new.means[2], 30.0)  # visited, so updated
+    np.testing.assert_array_equal(new.variances[2], 1e-3)
+    assert (new.variances >= 1e-3).all()
+
+
+def test_fit_on_collapsing_data_stays_finite_and_floored():
+    rng = np.random.default_rng(3)
+    codes = np.repeat(rng.normal(0, 1, (8, D)), 10, axis=0)  # 8 distinct frames, each 10 times
+    base = GaussianHMMBase(n_states=K, n_iter=20, var_floor=1e-2, device="cpu", seed=0).fit(codes, [20] * 4)
+    p = base.params_
+    assert all(np.isfinite(getattr(p, f)).all() for f in ("startprob", "transmat", "means", "variances"))
+    assert p.variances.min() == pytest.approx(1e-2)
+    assert np.isfinite(base.score(codes, [20] * 4)).all()
+
+
+def test_more_parameters_than_frames_warns_and_still_fits(caplog):
+    """20 frames for 30 states: a WARNING with the numbers, and k-means (which needs a frame per
+    cluster, hmmlearn #416) gives the states it cannot place random frames instead."""
+    codes = np.random.default_rng(4).normal(size=(20, 2))
+    free = free_parameters(30, 2)
+    assert free == 29 + 30 * 29 + 2 * 30 * 2
+    with caplog.at_level(logging.WARNING, logger="iml.bases.hmm"):
+        base = GaussianHMMBase(n_states=30, n_iter=5, device="cpu").fit(codes, [10, 10])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("20 frames" in w and "30 states" in w and f"{free} free parameters" in w for w in warnings)
+    assert np.isfinite(base.params_.means).all() and np.isfinite(base.score(codes, [10, 10])).all()
+
+
+def test_non_finite_codes_and_bad_lengths_are_refused(small):
+    z, lengths, params = small
+    bad = z.copy()
+    bad[7, 2] = np.inf
+    with pytest.raises(NonFiniteCodesError, match="1 of .* codes contain NaN or inf.*row 7"):
+        GaussianHMMBase(n_states=K, device="cpu").fit(bad, lengths)
+    with pytest.raises(NonFiniteCodesError):
+        hmm_base(params).score(bad, lengths)
+    with pytest.raises(ValueError, match="sum to the"):
+        GaussianHMMBase(n_states=K, device="cpu").fit(z, lengths[:-1])
+
+
+# -- seeding, sampling, interface ------------------------------------------------------------
+
+
+def test_fit_and_samples_are_seeded(small):
+    z, lengths, _ = small
+    fit = lambda seed: GaussianHMMBase(n_states=K, n_iter=5, device="cpu", seed=seed).fit(z, lengths)
+    a, b, c = fit(3), fit(3), fit(4)
+    for name in ("startprob", "transmat", "means", "variances"):
+        np.testing.assert_array_equal(getattr(a.params_, name), getattr(b.params_, name))
+    (ca, sa), (cb, sb), (cc, _) = a.sample(50), b.sample(50), c.sample(50)
+    np.testing.assert_array_equal(ca, cb)
+    np.testing.assert_array_equal(sa, sb)
+    assert not np.allclose(ca, cc)
+
+
+def test_samples_follow_the_chain_and_the_emissions():
+    truth = HMMParams(startprob=np.array([1.0, 0.0, 0.0]),
+                      transmat=np.array([[0.8, 0.2, 0.0], [0.0, 0.7, 0.3], [0.4, 0.0, 0.6]]),
+                      means=np.array([[0.0, 1.0], [5.0, -1.0], [-4.0, 2.0]]),
+                      variances=np.array([[1.0, 0.25], [0.5, 1.0], [2.0, 0.1]]))
+    mean, std = np.array([10.0, -3.0]), np.array([2.0, 0.5])
+    base = hmm_base(truth, mean, std)
+    codes, states = base.sample(20000)
+    assert codes.shape == (20000, 2) and states.shape == (20000,) and states[0] == 0
+    counts = np.zeros((3, 3))
+    np.add.at(counts, (states[:-1], states[1:]), 1)
+    np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), truth.transmat, atol=0.02)
+    for k in range(3):  # emissions in code space: destandardised means and variances
+        np.testing.assert_allclose(codes[states == k].mean(0), truth.means[k] * std + mean, atol=0.1)
+        np.testing.assert_allclose(codes[states == k].var(0), truth.variances[k] * std**2, rtol=0.08)
+
+
+def test_registered_pickles_and_keeps_the_shared_interface(small):
+    z, lengths, _ = small
+    assert BASES["hmm"] is GaussianHMMBase
+    base = build_base("hmm", {"n_states": K, "n_iter": 5, "device": "cpu"}, seed=0).fit(z, lengths)
+    codes, states = base.sample(30)
+    assert codes.shape == (30, D) and states.shape == (30,)
+    assert base.score(codes).shape == (30,)
+    assert base.score(z, lengths).shape == (len(lengths),)
+    clone = pickle.loads(pickle.dumps(base))
+    np.testing.assert_array_equal(clone.score(z, lengths), base.score(z, lengths))

@@ -1,0 +1,14 @@
+from iml import steps, steps_audio
+
+steps.log_to_file(snakemake.log[0])
+out = snakemake.output
+steps_audio.audio_figures(
+    snakemake.wildcards.dataset,
+    snakemake.input.splits,
+    snakemake.input.model,
+    snakemake.input.wav,
+    seconds=snakemake.params.seconds,
+    hop=snakemake.params.hop,
+    spectrogram_paths=[out.spectrogram_png, out.spectrogram_pdf],
+    reconstruction_paths=[out.reconstruction_png, out.reconstruction_pdf],
+)

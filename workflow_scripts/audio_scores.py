@@ -1,0 +1,11 @@
+from iml import steps, steps_audio
+
+steps.log_to_file(snakemake.log[0], snakemake.threads)
+steps_audio.audio_scores(
+    snakemake.input.splits,
+    snakemake.input.model,
+    snakemake.input.base,
+    hop=snakemake.params.hop,
+    seed=int(snakemake.wildcards.seed),
+    out_path=snakemake.output[0],
+)
