@@ -81,9 +81,23 @@ def test_changed_settings_do_not_resume_a_stale_checkpoint(small_mnist, tmp_path
     assert len(history) == SETTINGS["epochs"]  # started from epoch 1
 
 
-def test_sigkilled_training_process_resumes(small_mnist, tmp_path):
-    """A real kill (SIGKILL mid-run), then a rerun: same parameters as an uninterrupted run."""
-    settings = {**SETTINGS, "epochs": 150}
+KILL_SETTINGS = {**SETTINGS, "epochs": 150}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mnist_test_images, tmp_path_factory):
+    torch.set_num_threads(1)
+    reference = fresh_model()
+    train(reference, mnist_test_images[:500], KILL_SETTINGS, tmp_path_factory.mktemp("ref") / "r.pt",
+          torch.device("cpu"))
+    return reference.state_dict()
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_sigkilled_training_process_resumes(trial, small_mnist, tmp_path, uninterrupted):
+    """A real kill (SIGKILL at a random epoch), then a rerun: the same parameters as an
+    uninterrupted run. Three trials, killed at different epochs."""
+    settings = KILL_SETTINGS
     np.save(tmp_path / "x.npy", small_mnist)
     ckpt = tmp_path / "kill.pt"
     script = textwrap.dedent(f"""
@@ -96,7 +110,7 @@ def test_sigkilled_training_process_resumes(small_mnist, tmp_path):
         train(model, np.load({str(tmp_path / 'x.npy')!r}), {settings!r}, {str(ckpt)!r}, torch.device("cpu"))
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
-    kill_after = np.random.default_rng(7).integers(2, 8)
+    kill_after = np.random.default_rng(trial).integers(2, 60)
     deadline = time.time() + 120
     epoch = 0
     while time.time() < deadline and proc.poll() is None:
@@ -114,9 +128,7 @@ def test_sigkilled_training_process_resumes(small_mnist, tmp_path):
     resumed = fresh_model(seed=99)
     history = train(resumed, small_mnist, settings, ckpt, torch.device("cpu"))
     assert len(history) == settings["epochs"]
-    reference = fresh_model()
-    train(reference, small_mnist, settings, tmp_path / "ref.pt", torch.device("cpu"))
-    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(uninterrupted.values(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 

@@ -1,0 +1,54 @@
+"""Nothing half-written ever appears under a final name."""
+
+import errno
+import os
+
+import numpy as np
+import pytest
+
+from iml import io
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    target = tmp_path / "out" / "arrays.npz"
+    real_savez = np.savez
+
+    def disk_full(f, **arrays):
+        real_savez(f, **arrays)  # some bytes reach the disk first
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        io.save_npz(target, x=np.zeros(1000))
+    assert list(target.parent.iterdir()) == []  # neither the final name nor a temporary file
+
+
+def test_failed_write_keeps_the_previous_complete_file(tmp_path, monkeypatch):
+    target = tmp_path / "result.json"
+    io.save_json(target, {"good": 1})
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(io.json, "dumps", broken)
+    with pytest.raises(OSError):
+        io.save_json(target, {"good": 2})
+    assert io.load_json(target) == {"good": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_unwritable_folder_is_an_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    with pytest.raises(PermissionError):
+        io.save_text(folder / "x.txt", "data")
+    folder.chmod(0o700)
+
+
+def test_writing_into_a_path_that_is_a_file_fails_cleanly(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises(OSError):
+        io.save_text(tmp_path / "blocker" / "x.txt", "data")
+    assert (tmp_path / "blocker").read_text() == "a file where a folder should be"
