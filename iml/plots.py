@@ -29,17 +29,23 @@ def loss_curve(history, paths, title="training loss"):
     _save(fig, paths)
 
 
-def image_grid(images, paths, ncols=10, shape=(28, 28), title=None):
-    """Images (n, H*W) in [0, 1], clipped for display, in rows of ncols."""
-    images = np.clip(np.asarray(images).reshape(-1, *shape), 0, 1)
+def _imshow(ax, image):
+    image = np.clip(image, 0, 1)
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+
+
+def image_grid(images, paths, ncols=10, title=None):
+    """Images (n, H, W) grey or (n, H, W, 3) RGB in [0, 1], clipped for display, in rows of ncols."""
+    images = np.clip(np.asarray(images), 0, 1)
+    shape = images.shape[1:3]
     nrows = int(np.ceil(len(images) / ncols))
-    canvas = np.ones((nrows * (shape[0] + 2), ncols * (shape[1] + 2)))
+    canvas = np.ones((nrows * (shape[0] + 2), ncols * (shape[1] + 2), *images.shape[3:]))
     for k, img in enumerate(images):
         r, c = divmod(k, ncols)
         canvas[r * (shape[0] + 2) + 1 : r * (shape[0] + 2) + 1 + shape[0],
                c * (shape[1] + 2) + 1 : c * (shape[1] + 2) + 1 + shape[1]] = img
     fig, ax = plt.subplots(figsize=(ncols * 0.6, nrows * 0.6 + (0.4 if title else 0)))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _imshow(ax, canvas)
     ax.axis("off")
     if title:
         ax.set_title(title)
@@ -137,8 +143,8 @@ def two_dimensional_codes(images, reconstructions, codes, labels, mixture, sampl
     _save(fig, paths)
 
 
-def image_rows(rows, labels, paths, shape=(28, 28)):
-    """A grid with one labelled row per entry of `rows` (each an (n, H*W) array in [0, 1])."""
+def image_rows(rows, labels, paths):
+    """A grid with one labelled row per entry of `rows` (each (n, H, W[, 3]) images in [0, 1])."""
     ncols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * 0.75 + 1, len(rows) * 0.8), squeeze=False)
     for r, (images, label) in enumerate(zip(rows, labels)):
@@ -149,7 +155,7 @@ def image_rows(rows, labels, paths, shape=(28, 28)):
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if c < len(images):
-                ax.imshow(np.clip(images[c].reshape(shape), 0, 1), cmap="gray", vmin=0, vmax=1)
+                _imshow(ax, images[c])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     _save(fig, paths)

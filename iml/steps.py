@@ -14,10 +14,10 @@ from scipy import stats
 
 from iml import plots, tables
 from iml.bases import build_base
-from iml.data import download, mnist
+from iml.data import celeba, download, mnist
 from iml.io import load_json, load_npz, load_pickle, save_json, save_npz, save_pickle, save_text
 from iml.metrics import kde
-from iml.models import build_model, load_model, save_model
+from iml.models import build_model, dcgan, load_model, save_model
 from iml.training import pick_device, seed_everything, train
 
 log = logging.getLogger("iml")
@@ -45,18 +45,38 @@ def preprocess_mnist(raw_paths, pool, sizes, seed, splits_path, info_path):
     save_json(info_path, info)
 
 
-def load_split(splits_path, name, limit=None):
-    """A split's examples as float32 (uint8 images scaled to [0, 1])."""
-    x = load_npz(splits_path)[f"x_{name}"][:limit]
-    return mnist.to_float(x) if x.dtype == np.uint8 else x.astype(np.float32)
+def pixel_range(data_dir):
+    """The value range uint8 pixels stand for: [0, 1] (MNIST) unless the dataset says otherwise."""
+    return tuple(load_json(Path(data_dir) / "splits.json").get("pixel_range", (0.0, 1.0)))
 
 
-def train_model(splits_path, algorithm, latent_dim, settings, seed, device, model_path,
+def load_split(data_dir, name, limit=None, raw=False):
+    """A split's examples as flat float32 vectors; uint8 images are scaled to the dataset's pixel
+    range, or returned as uint8 when `raw` (the training loop scales them batch by batch).
+
+    A dataset folder holds either splits.npz (MNIST, audio) or one memory-mapped
+    <split>.npy of (N, H, W, 3) images per split (CELEB-A).
+    """
+    data_dir = Path(data_dir)
+    if (data_dir / "splits.npz").exists():
+        x = load_npz(data_dir / "splits.npz")[f"x_{name}"][:limit]
+    else:
+        x = dcgan.from_image(celeba.load_split_images(data_dir / f"{name}.npy")[:limit])
+    if x.dtype != np.uint8:
+        return x.astype(np.float32)
+    if raw:
+        return x
+    low, high = pixel_range(data_dir)
+    return x.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
+
+
+def train_model(data_dir, algorithm, latent_dim, settings, seed, device, model_path,
                 loss_csv, loss_plots, checkpoint_path):
-    x = load_split(splits_path, "train")
+    x = load_split(data_dir, "train", raw=True)
     seed_everything(seed)
     model = build_model(algorithm, latent_dim, x.shape[1], settings["model"])
-    history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device))
+    history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
+                    pixel_range=pixel_range(data_dir))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[-1]), lineterminator="\n")
     writer.writeheader()
@@ -73,13 +93,14 @@ def encode(model, x, batch=4096):
                                for i in range(0, len(x), batch)])
 
 
-def fit_base(splits_path, model_path, base_name, base_settings, seed, base_path):
+def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path):
     model = load_model(model_path)
     if hasattr(model, "encode"):
-        codes = encode(model, load_split(splits_path, "train"))
+        codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
-    lengths = load_npz(splits_path).get("lengths_train")  # sequences, for sequential bases
+    npz = Path(data_dir) / "splits.npz"
+    lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
     log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
     base = build_base(base_name, base_settings, seed).fit(codes, lengths)
     save_pickle(base_path, base)
@@ -94,12 +115,12 @@ def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths)
     if components is not None:
         arrays["components"] = components
     save_npz(samples_path, **arrays)
-    plots.image_grid(x[:n_grid], grid_paths, title="random samples")
+    plots.image_grid(display_images(x[:n_grid]), grid_paths, title="random samples")
 
 
-def kde_scores(splits_path, samples_path, settings, split_info_path, out_path):
+def kde_scores(data_dir, samples_path, settings, out_path):
     samples = load_npz(samples_path)["samples"]
-    test, validation = load_split(splits_path, "test"), load_split(splits_path, "validation")
+    test, validation = load_split(data_dir, "test"), load_split(data_dir, "validation")
     blocks = {"block_rows": settings["block_rows"], "block_cols": settings["block_cols"]}
     p = settings["paper"]
     t0 = time.perf_counter()
@@ -108,7 +129,7 @@ def kde_scores(splits_path, samples_path, settings, split_info_path, out_path):
     grid = np.geomspace(s["sigma_grid"]["min"], s["sigma_grid"]["max"], s["sigma_grid"]["num"])
     standard = kde.standard_kde_score(validation, test, samples[: s["n_samples"]], grid, **blocks)
     result = {
-        "split": load_json(split_info_path),
+        "split": load_json(Path(data_dir) / "splits.json"),
         "paper": {**p, "draws": draws.tolist(), "mean": float(draws.mean()),
                   "std": float(draws.std(ddof=1)) if len(draws) > 1 else 0.0, "n_test": len(test)},
         "standard": standard,
@@ -119,10 +140,10 @@ def kde_scores(splits_path, samples_path, settings, split_info_path, out_path):
     save_json(out_path, result)
 
 
-def exact_likelihood(splits_path, model_path, base_path, n_test, arrays_path, summary_path):
+def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
     """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x)."""
     model, base = load_model(model_path).double(), load_pickle(base_path)
-    x = load_split(splits_path, "test", n_test)
+    x = load_split(data_dir, "test", n_test)
     with torch.no_grad():
         codes, log_volume = model.log_volume(torch.as_tensor(x, dtype=torch.float64))
     base_ll = base.score(codes.numpy())
@@ -193,9 +214,9 @@ def figure_toy2d(settings, figure_paths, summary_path):
     save_json(summary_path, summary)
 
 
-def figure_two_digits(splits_path, settings, seed, device, figure_paths, checkpoint_path):
+def figure_two_digits(data_dir, settings, seed, device, figure_paths, checkpoint_path):
     """Fig. 2 (E2): IML with K = 2 on two digit classes and a GMM base."""
-    data = load_npz(splits_path)
+    data = load_npz(Path(data_dir) / "splits.npz")
     keep = np.isin(data["y_train"], settings["digits"])
     x, labels = mnist.to_float(data["x_train"][keep]), data["y_train"][keep]
     seed_everything(seed)
@@ -223,16 +244,38 @@ def nearest_samples(test, samples, batch=1024):
     return samples[torch.cat(index).numpy()]
 
 
-def figure_nearest(splits_path, sample_paths, algorithms, n_images, seed, nearest_paths,
+def figure_nearest(data_dir, sample_paths, algorithms, n_images, seed, nearest_paths,
                    component_paths, iml_samples_path, n_components_shown):
     """Fig. 4 (E6): nearest generated sample of each algorithm to random test images, and IML
     samples grouped by the GMM component they came from."""
-    test = load_split(splits_path, "test")
+    test = load_split(data_dir, "test")
     chosen = test[np.random.default_rng(seed).choice(len(test), n_images, replace=False)]
     rows = [chosen] + [nearest_samples(chosen, load_npz(p)["samples"]) for p in sample_paths]
-    plots.image_rows(rows, ["test"] + [a.upper() for a in algorithms], nearest_paths)
+    plots.image_rows([display_images(r) for r in rows], ["test"] + [a.upper() for a in algorithms], nearest_paths)
     iml = load_npz(iml_samples_path)
     counts = np.bincount(iml["components"])
     top = np.argsort(counts)[::-1][:n_components_shown]
-    groups = [iml["samples"][iml["components"] == k][:n_images] for k in top]
+    groups = [display_images(iml["samples"][iml["components"] == k][:n_images]) for k in top]
     plots.image_rows(groups, [f"component {k}" for k in top], component_paths)
+
+
+def preprocess_celeba(source, partition, settings, threads, seed, data_dir):
+    """Face crops at 64x64 into memory-mapped uint8 splits, and splits.json for the later steps."""
+    if not Path(source).exists():
+        raise celeba.CelebAMissingError(celeba.missing_source_message(source, partition))
+    info = celeba.preprocess(source, partition, data_dir, size=64, margin=settings["margin"], threads=threads,
+                             seed=seed, split_sizes=settings["split_sizes"], on_no_face=settings["on_no_face"])
+    save_json(Path(data_dir) / "splits.json", {
+        "pool": "celeba", "pixel_range": [-1.0, 1.0], "counts": info["counts"],
+        "description": (f"CELEB-A faces (Haar cascade, largest face, margin {settings['margin']}, 64x64 RGB "
+                        f"in [-1, 1]), {info['split_method']}; {info['n_no_face']} without a detected face "
+                        f"({info['on_no_face']}), {info['n_skipped']} unreadable files skipped"),
+    })
+
+
+def display_images(x):
+    """Flat vectors to images in [0, 1] for plotting: 784 -> 28x28 grey, 12288 -> 64x64 RGB."""
+    x = np.asarray(x)
+    if x.shape[1] == dcgan.DATA_DIM:
+        return (dcgan.to_image(x) + 1) / 2
+    return x.reshape(len(x), 28, 28)

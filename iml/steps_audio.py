@@ -78,12 +78,12 @@ def reconstruction_snr(model, x, lengths, hop):
     return 10 * np.log10(signal / noise)
 
 
-def audio_scores(splits_path, model_path, base_path, hop, seed, out_path):
+def audio_scores(data_dir, model_path, base_path, hop, seed, out_path):
     """Held-out log-likelihood per frame under the HMM, and without a temporal model under a GMM
     with the HMM's emission family (as many diagonal components as states) and an N(0, I) base;
     and the autoencoder's reconstruction SNR."""
     model, hmm = load_model(model_path), load_pickle(base_path)
-    data = load_npz(splits_path)
+    data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     lengths = data["lengths_test"]
     mean, std = train.mean(0), train.std(0) + 1e-8
@@ -104,11 +104,11 @@ def audio_scores(splits_path, model_path, base_path, hop, seed, out_path):
     save_json(out_path, result)
 
 
-def audio_figures(dataset, splits_path, model_path, wav_path, seconds, hop, spectrogram_paths,
+def audio_figures(dataset, data_dir, model_path, wav_path, seconds, hop, spectrogram_paths,
                   reconstruction_paths):
     """Spectrograms of training audio beside generated audio (Figs. 6-8), and the autoencoder's
     reconstruction of a held-out recording beside the original."""
-    data = load_npz(splits_path)
+    data = load_npz(Path(data_dir) / "splits.npz")
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
     training = audio.overlap_add(data["x_train"][:n_frames], hop)  # the first recordings, in order
     generated, _ = audio.read_audio(wav_path)

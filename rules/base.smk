@@ -1,6 +1,6 @@
 rule fit_base:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
     output:
         base=f"{RUN}/base.pkl",

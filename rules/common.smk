@@ -1,3 +1,4 @@
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
@@ -21,6 +22,12 @@ def check_config():
     if grid["min"] > grid["max"]:
         raise ValueError(
             "config: evaluate.kde.standard.sigma_grid.min is larger than its max"
+        )
+    if config["data"]["celeba"]["source"] and not any(
+        a.startswith("iml") for a in config["celeba"]["algorithms"]
+    ):
+        raise ValueError(
+            "config: celeba.algorithms needs iml_dcgan (Fig. 5 groups its samples)"
         )
     if config["figures"]["nearest"]["K"] not in config["mnist"]["K"]:
         raise ValueError("config: figures.nearest.K must be one of mnist.K")
@@ -94,7 +101,13 @@ def table_files(dataset):
 
 FIGURES = {
     "mnist": ["kde_vs_k", "exact_vs_base", "two_digits", "nearest", "iml_by_component"],
+    "celeba": ["nearest", "iml_by_component"],
 }
+
+
+def image_datasets():
+    """MNIST always; CELEB-A when its images are given (they cannot be fetched automatically)."""
+    return ["mnist"] + (["celeba"] if config["data"]["celeba"]["source"] else [])
 
 
 def figure_files(dataset):
@@ -110,12 +123,35 @@ def figure_files(dataset):
     ]
 
 
+def nearest_k(dataset):
+    return (
+        config["figures"]["nearest"]["K"]
+        if dataset == "mnist"
+        else config[dataset]["K"][0]
+    )
+
+
 def nearest_sample_files(wildcards):
-    nearest = config["figures"]["nearest"]
+    k, seed = nearest_k(wildcards.dataset), config["seeds"][0]
     return [
-        f"{R}/{wildcards.dataset}/{a}/K{nearest['K']}/seed{config['seeds'][0]}/samples.npz"
+        f"{R}/{wildcards.dataset}/{a}/K{k}/seed{seed}/samples.npz"
         for a in config[wildcards.dataset]["algorithms"]
     ]
+
+
+def celeba_source(wildcards):
+    """The user's CelebA images; when absent, say where to get them and where to put them."""
+    from pathlib import Path
+
+    from iml.data.celeba import missing_source_message
+
+    source, partition = (
+        config["data"]["celeba"]["source"],
+        config["data"]["celeba"]["partition"],
+    )
+    if not Path(source).exists():
+        raise WorkflowError(missing_source_message(source, partition))
+    return [source] + ([partition] if partition else [])
 
 
 def audio_datasets():
@@ -160,12 +196,13 @@ def audio_outputs():
 
 
 def final_outputs():
-    return (
-        table_files("mnist")
-        + figure_files("mnist")
-        + run_files("mnist", "samples.png")
-        + audio_outputs()
-    )
+    files = audio_outputs() + [
+        f"{R}/tables/table1.{ext}" for ext in ("csv", "md", "tex")
+    ]
+    for dataset in image_datasets():
+        files += table_files(dataset) + figure_files(dataset)
+        files += run_files(dataset, "samples.png")
+    return files
 
 
 def algorithm_settings(wildcards):
@@ -177,7 +214,8 @@ def base_name(wildcards):
 
 
 def base_settings(wildcards):
-    return config["bases"][base_name(wildcards)]
+    overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
+    return {**config["bases"][base_name(wildcards)], **overrides}
 
 
 def res(group, key, default=None):

@@ -105,3 +105,31 @@ rule preprocess_audio:
         chunk=config["audio"]["chunk"],
     script:
         "../workflow_scripts/preprocess_audio.py"
+
+
+rule preprocess_celeba:
+    input:
+        celeba_source,
+    output:
+        info=f"{R}/data/celeba/splits.json",
+        train=f"{R}/data/celeba/train.npy",
+        validation=f"{R}/data/celeba/validation.npy",
+        test=f"{R}/data/celeba/test.npy",
+        crops=f"{R}/data/celeba/crops.csv",
+        no_face=f"{R}/data/celeba/no_face.txt",
+        skipped=f"{R}/data/celeba/skipped.txt",
+    log:
+        f"{LOGS}/preprocess_celeba/celeba.log",
+    benchmark:
+        f"{BENCH}/preprocess_celeba/celeba.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("preprocess", "threads", 1)
+    resources:
+        mem_mb=res("preprocess", "mem_mb"),
+        runtime=res("preprocess", "runtime"),
+    params:
+        settings={k: v for k, v in config["data"]["celeba"].items() if k != "source"},
+        seed=config["data"]["mnist"]["split_seed"],
+    script:
+        "../workflow_scripts/preprocess_celeba.py"

@@ -24,8 +24,7 @@ rule sample:
 
 rule kde:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
-        split_info=f"{R}/data/{{dataset}}/splits.json",
+        data=f"{R}/data/{{dataset}}/splits.json",
         samples=f"{RUN}/samples.npz",
     output:
         f"{RUN}/kde.json",
@@ -47,7 +46,7 @@ rule kde:
 
 rule exact_likelihood:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
         base=f"{RUN}/base.pkl",
     output:
@@ -99,7 +98,7 @@ rule generate_audio:
 
 rule audio_scores:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
         base=f"{RUN}/base.pkl",
     output:

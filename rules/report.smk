@@ -68,14 +68,46 @@ rule make_figures:
         "../workflow_scripts/make_figures.py"
 
 
+rule table1:
+    input:
+        [f"{R}/tables/{d}_table1.csv" for d in image_datasets()],
+    output:
+        csv=report(
+            f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"
+        ),
+        md=f"{R}/tables/table1.md",
+        tex=f"{R}/tables/table1.tex",
+    log:
+        f"{LOGS}/table1/table1.log",
+    benchmark:
+        f"{BENCH}/table1/table1.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        datasets=image_datasets(),
+    script:
+        "../workflow_scripts/table1.py"
+
+
 rule tables:
     input:
-        table_files("mnist"),
+        [f for d in image_datasets() for f in table_files(d)],
+        [f"{R}/tables/table1.{ext}" for ext in ("csv", "md", "tex")],
+        [f for f in audio_outputs() if "/tables/" in f],
 
 
 rule figures:
     input:
-        figure_files("mnist") + run_files("mnist", "samples.png"),
+        [
+            f
+            for d in image_datasets()
+            for f in figure_files(d) + run_files(d, "samples.png")
+        ],
+        [f for f in audio_outputs() if "/figures/" in f],
 
 
 rule figure_toy2d:
@@ -103,7 +135,7 @@ rule figure_toy2d:
 
 rule figure_two_digits:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
     output:
         png=report(
             f"{R}/figures/{{dataset}}_two_digits.png",
@@ -132,7 +164,7 @@ rule figure_two_digits:
 
 rule figure_nearest:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
         samples=nearest_sample_files,
     output:
         nearest_png=report(
@@ -166,7 +198,7 @@ rule figure_nearest:
 
 rule audio_figures:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
         model=lambda w: f"{audio_run(w.dataset)}/model.pt",
         wav=lambda w: f"{audio_run(w.dataset)}/generated.wav",
     output:

@@ -1,6 +1,6 @@
 rule train:
     input:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
+        data=f"{R}/data/{{dataset}}/splits.json",
     output:
         model=f"{RUN}/model.pt",
         loss_csv=f"{RUN}/loss.csv",

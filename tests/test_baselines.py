@@ -1,6 +1,5 @@
 """VAE, GAN and WGAN through the shared training loop on real MNIST."""
 
-import numpy as np
 import pytest
 import torch
 

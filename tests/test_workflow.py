@@ -21,15 +21,27 @@ QUICK = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
 VIOLIN = {"source": "john-garner_bwv1002_mov6.mp3", "md5": "c65f020ff7cfca8e339b99078ccf9286"}
 
 
-def write_mirror_config(workdir, mirror_url):
-    """Everything through the mirror on 127.0.0.1, the violin piece included."""
-    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": {"mirror": mirror_url, "violin": VIOLIN}}))
+def write_mirror_config(workdir, mirror_url, celeba=None):
+    """Everything through the mirror on 127.0.0.1, the violin piece included; CELEB-A images
+    (user-supplied, never downloaded) from a local folder when given."""
+    data = {"mirror": mirror_url, "violin": VIOLIN}
+    if celeba:
+        data["celeba"] = {"source": str(celeba)}
+    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": data}))
+
+
+def celeba_folder(shared_data, dest):
+    """The 62 real sample faces (aligned 178x218 and 256x256 test-split images) in one folder."""
+    dest.mkdir()
+    for image in sorted((shared_data / "celeba_sample").glob("*/*.jpg")):
+        (dest / image.name).write_bytes(image.read_bytes())
+    return dest
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory, mirror_url):
+def quick_run(tmp_path_factory, mirror_url, shared_data):
     workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
-    write_mirror_config(workdir, mirror_url)
+    write_mirror_config(workdir, mirror_url, celeba_folder(shared_data, tmp_path_factory.mktemp("c") / "faces"))
     t0 = time.time()
     proc = snakemake(workdir, *QUICK)
     print(f"quick preset: {time.time() - t0:.0f} s")
@@ -90,6 +102,32 @@ def test_quick_preset_audio_chain(quick_run):
         assert float(row["reconstruction_snr_db"]) > 0
     info = json.loads((out / "data" / "violin" / "splits.json").read_text())
     assert "resampled from 44100 Hz to 8000 Hz" in info["repairs"]
+
+
+def test_quick_preset_celeba_chain(quick_run):
+    workdir, _ = quick_run
+    out = workdir / "results" / "quick"
+    info = json.loads((out / "data" / "celeba" / "splits.json").read_text())
+    assert info["counts"] == {"train": 44, "validation": 6, "test": 12} and info["pixel_range"] == [-1, 1]
+    with open(out / "data" / "celeba" / "crops.csv") as f:
+        crops = list(csv.DictReader(f))
+    assert len(crops) == 62 and sum(r["found"] == "True" for r in crops) >= 50
+    with open(out / "tables" / "table1.csv") as f:
+        table1 = {r["algorithm"]: r for r in csv.DictReader(f)}
+    assert set(table1) == {"IML", "VAE", "GAN", "WGAN"}
+    assert table1["IML"]["celeba (paper)"] == "-8318" and table1["IML"]["mnist (paper)"] == "143"
+    for name in ("celeba_nearest", "celeba_iml_by_component"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    samples = np.load(out / "celeba" / "iml_dcgan" / "K100" / "seed0" / "samples.npz")["samples"]
+    assert samples.shape[1] == 12288 and samples.min() >= -1 and samples.max() <= 1
+
+
+def test_missing_celeba_says_where_to_put_it(quick_run):
+    workdir, _ = quick_run
+    (workdir / "no_celeba.yaml").write_text(yaml.safe_dump({"data": {"celeba": {"source": "data/img_align_celeba.zip"}}}))
+    proc = snakemake(workdir, *QUICK, "no_celeba.yaml", "-n", check=False)
+    assert proc.returncode != 0
+    assert "img_align_celeba.zip" in proc.stdout and "data/img_align_celeba.zip" in proc.stdout
 
 
 def test_second_run_has_nothing_to_do(quick_run):

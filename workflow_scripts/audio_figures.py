@@ -1,10 +1,12 @@
+from pathlib import Path
+
 from iml import steps, steps_audio
 
 steps.log_to_file(snakemake.log[0])
 out = snakemake.output
 steps_audio.audio_figures(
     snakemake.wildcards.dataset,
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.wav,
     seconds=snakemake.params.seconds,

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from iml import steps, steps_audio
 
 steps.log_to_file(snakemake.log[0], snakemake.threads)
 steps_audio.audio_scores(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.base,
     hop=snakemake.params.hop,

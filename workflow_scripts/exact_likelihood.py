@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from iml import steps
 
 steps.log_to_file(snakemake.log[0], snakemake.threads)
 steps.exact_likelihood(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.base,
     n_test=snakemake.params.n_test,

@@ -1,16 +1,20 @@
+from pathlib import Path
+
 from iml import steps
 
 steps.log_to_file(snakemake.log[0])
 out, settings = snakemake.output, snakemake.params.settings
 algorithms = snakemake.params.algorithms
 steps.figure_nearest(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     snakemake.input.samples,
     algorithms,
     n_images=settings["n_images"],
     seed=settings["seed"],
     nearest_paths=[out.nearest_png, out.nearest_pdf],
     component_paths=[out.components_png, out.components_pdf],
-    iml_samples_path=snakemake.input.samples[algorithms.index("iml")],
+    iml_samples_path=next(
+        path for a, path in zip(algorithms, snakemake.input.samples) if a.startswith("iml")
+    ),
     n_components_shown=settings["n_components_shown"],
 )

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from iml import steps
 
 steps.log_to_file(snakemake.log[0], snakemake.threads)
 steps.figure_two_digits(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     settings=snakemake.params.settings,
     seed=snakemake.params.seed,
     device=snakemake.config["device"],

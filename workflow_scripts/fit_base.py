@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from iml import steps
 
 steps.log_to_file(snakemake.log[0], snakemake.threads)
 steps.fit_base(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     snakemake.input.model,
     base_name=snakemake.params.name,
     base_settings=snakemake.params.settings,

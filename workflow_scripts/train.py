@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from iml import steps
 
 steps.log_to_file(snakemake.log[0], snakemake.threads)
 steps.train_model(
-    snakemake.input.splits,
+    Path(snakemake.input.data).parent,
     algorithm=snakemake.wildcards.algorithm,
     latent_dim=int(snakemake.wildcards.k),
     settings=snakemake.params.settings,

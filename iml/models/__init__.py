@@ -8,11 +8,16 @@ import torch
 
 from iml.io import atomic_path
 from iml.models.audio import ConvAutoencoder
+from iml.models.dcgan import DCGANGAN, DCGANVAE, DCGANWGAN, DCGANAutoencoder
 from iml.models.gan import GAN, WGAN
 from iml.models.invertible import InvertiblePerceptron
 from iml.models.vae import VAE
 
-BUILDERS = {"iml": InvertiblePerceptron, "vae": VAE, "gan": GAN, "wgan": WGAN, "iml_audio": ConvAutoencoder}
+BUILDERS = {
+    "iml": InvertiblePerceptron, "vae": VAE, "gan": GAN, "wgan": WGAN,  # MNIST, the paper's MLP sizes
+    "iml_audio": ConvAutoencoder,
+    "iml_dcgan": DCGANAutoencoder, "vae_dcgan": DCGANVAE, "gan_dcgan": DCGANGAN, "wgan_dcgan": DCGANWGAN,
+}
 
 
 def build_model(algorithm, latent_dim, data_dim, settings):
