@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import torch
 
 from tests.helpers import SHARED_DATA, serve
 
@@ -28,3 +29,12 @@ def mnist_test_images(shared_data):
     from iml.data.mnist import read_idx, to_float
 
     return to_float(read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz").reshape(-1, 784))
+
+
+@pytest.fixture
+def one_thread():
+    """Identical float results between runs (and processes) need the same thread count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

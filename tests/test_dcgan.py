@@ -12,12 +12,7 @@ from iml.training import seed_everything, train
 K, WIDTH = 16, 8
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def synthetic_faces(n, seed=0):

@@ -21,13 +21,7 @@ def small_mnist(mnist_test_images):
     return mnist_test_images[:500]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Identical float results between runs (and processes) need the same thread count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fresh_model(seed=0):

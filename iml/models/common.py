@@ -9,13 +9,17 @@ def adam(params, settings):
 
 
 class SingleLossModel(nn.Module):
-    """A model trained by minimising one loss, `training_loss(batch)`, with one Adam optimiser."""
+    """A model trained by minimising one loss, `training_loss(batch)`, with one Adam optimiser.
+    With `amp` set, the loss is computed under bf16 autocast on CUDA."""
+
+    amp = False
 
     def make_optimizers(self, settings):
         return {"model": adam(self.parameters(), settings)}
 
     def train_step(self, batch, optimizers):
-        loss = self.training_loss(batch)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and batch.is_cuda):
+            loss = self.training_loss(batch)
         optimizer = optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -138,20 +138,7 @@ def critic(width, norm="batch"):
 # ---------------------------------------------------------------- models
 
 
-class _Autocast:
-    """Runs training_loss under bf16 autocast on CUDA when self.amp."""
-
-    def train_step(self, batch, optimizers):
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and batch.is_cuda):
-            loss = self.training_loss(batch)
-        optimizer = optimizers["model"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.detach()}
-
-
-class DCGANAutoencoder(_Autocast, SingleLossModel):
+class DCGANAutoencoder(SingleLossModel):
     """IML on CELEB-A: the DCGAN encoder (codes through a ReLU) and generator, trained by
     mean squared reconstruction error; a base distribution is then fitted on the codes."""
 
@@ -176,7 +163,7 @@ class DCGANAutoencoder(_Autocast, SingleLossModel):
         return F.mse_loss(self.reconstruct(x).float(), x)
 
 
-class DCGANVAE(_Autocast, SingleLossModel):
+class DCGANVAE(SingleLossModel):
     """The VAE on CELEB-A: the DCGAN encoder with two heads (posterior mean and log-variance,
     no ReLU), an N(0, I) prior, the DCGAN generator as the decoder mean.
 
