@@ -36,7 +36,7 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(workdir, *args, check=True, timeout=900):
+def snakemake(workdir, *args, check=True, timeout=2400):
     """Run snakemake in `workdir`; returns the CompletedProcess (stdout and stderr together)."""
     import subprocess
     import sys
