@@ -111,7 +111,7 @@ def test_quick_preset_celeba_chain(quick_run):
     assert info["counts"] == {"train": 44, "validation": 6, "test": 12} and info["pixel_range"] == [-1, 1]
     with open(out / "data" / "celeba" / "crops.csv") as f:
         crops = list(csv.DictReader(f))
-    assert len(crops) == 62 and sum(r["found"] == "True" for r in crops) >= 50
+    assert len(crops) == 62 and sum(r["found"] == "1" for r in crops) >= 50
     with open(out / "tables" / "table1.csv") as f:
         table1 = {r["algorithm"]: r for r in csv.DictReader(f)}
     assert set(table1) == {"IML", "VAE", "GAN", "WGAN"}
