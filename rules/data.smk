@@ -129,7 +129,7 @@ rule preprocess_celeba:
         mem_mb=res("preprocess", "mem_mb"),
         runtime=res("preprocess", "runtime"),
     params:
-        settings={k: v for k, v in config["data"]["celeba"].items() if k != "source"},
+        settings=config["data"]["celeba"],
         seed=config["data"]["mnist"]["split_seed"],
     script:
         "../workflow_scripts/preprocess_celeba.py"

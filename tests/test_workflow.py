@@ -124,10 +124,13 @@ def test_quick_preset_celeba_chain(quick_run):
 
 def test_missing_celeba_says_where_to_put_it(quick_run):
     workdir, _ = quick_run
-    (workdir / "no_celeba.yaml").write_text(yaml.safe_dump({"data": {"celeba": {"source": "data/img_align_celeba.zip"}}}))
+    (workdir / "no_celeba.yaml").write_text(yaml.safe_dump({
+        "results_dir": "results/no_celeba", "data": {"celeba": {"source": "data/img_align_celeba.zip"}}}))
     proc = snakemake(workdir, *QUICK, "no_celeba.yaml", "-n", check=False)
     assert proc.returncode != 0
-    assert "img_align_celeba.zip" in proc.stdout and "data/img_align_celeba.zip" in proc.stdout
+    assert "CelebA images not found at data/img_align_celeba.zip" in proc.stdout
+    assert "put it at exactly data/img_align_celeba.zip" in proc.stdout
+    assert not (workdir / "results" / "no_celeba").exists()  # refused before any job
 
 
 def test_second_run_has_nothing_to_do(quick_run):
