@@ -59,7 +59,8 @@ def load_split(data_dir, name, limit=None, raw=False):
     """
     data_dir = Path(data_dir)
     if (data_dir / "splits.npz").exists():
-        x = load_npz(data_dir / "splits.npz")[f"x_{name}"][:limit]
+        with np.load(data_dir / "splits.npz") as arrays:  # reads this split's array only
+            x = arrays[f"x_{name}"][:limit]
     else:
         x = dcgan.from_image(celeba.load_split_images(data_dir / f"{name}.npy")[:limit])
     if x.dtype != np.uint8:
