@@ -79,28 +79,37 @@ def reconstruction_snr(model, x, lengths, hop):
 
 
 def audio_scores(data_dir, model_path, base_path, hop, seed, out_path):
-    """Held-out log-likelihood per frame under the HMM, and without a temporal model under a GMM
-    with the HMM's emission family (as many diagonal components as states) and an N(0, I) base;
-    and the autoencoder's reconstruction SNR."""
+    """Log-likelihood per frame of the codes, held-out and training, under the HMM and, without
+    a temporal model, under a diagonal GMM with as many components as states (with init "gmm",
+    the very GMM the HMM started from, so on training codes the HMM cannot score below it) and
+    an N(0, I) base on standardised codes; EM's iterations; the autoencoder's reconstruction SNR."""
     model, hmm = load_model(model_path), load_pickle(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
-    lengths = data["lengths_test"]
     mean, std = train.mean(0), train.std(0) + 1e-8
-    gmm = build_base("gmm", {"n_components": min(hmm.n_states, len(train)), "covariance_type": "diag"},
-                     seed).fit(train)
+    if hmm.init == "gmm":
+        gmm_scores, gmm_source = hmm.start_score_samples, "the HMM's starting GMM"
+    else:
+        gmm = build_base("gmm", {"n_components": min(hmm.n_states, len(train)), "covariance_type": "diag"},
+                         seed).fit(train)
+        gmm_scores, gmm_source = gmm.score, "a separately fitted diagonal GMM"
     normal = build_base("standard_normal", {}, seed).fit(train)
-    per_frame = {
-        "hmm": float(hmm.score(test, lengths).sum() / len(test)),
-        "gmm": float(gmm.score(test).mean()),
-        # N(0, I) on standardised codes, with the standardisation's Jacobian
-        "standard_normal": float(normal.score((test - mean) / std).mean() - np.log(std).sum()),
-    }
-    result = {"log_likelihood_per_frame": per_frame, "n_test_frames": int(len(test)),
-              "n_test_sequences": int(len(lengths)), "gmm_components": gmm.mixture.n_components, "gmm_covariance": "diag",
-              "reconstruction_snr_db": float(reconstruction_snr(model, data["x_test"], lengths, hop))}
-    log.info("held-out log-likelihood per frame %s; reconstruction SNR %.2f dB", per_frame,
-             result["reconstruction_snr_db"])
+
+    def per_frame(codes, lengths):
+        return {"hmm": float(hmm.score(codes, lengths).sum() / len(codes)),
+                "gmm": float(gmm_scores(codes).mean()),
+                # N(0, I) on standardised codes, with the standardisation's Jacobian
+                "standard_normal": float(normal.score((codes - mean) / std).mean() - np.log(std).sum())}
+
+    held_out, training = per_frame(test, data["lengths_test"]), per_frame(train, data["lengths_train"])
+    result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,
+              "n_test_frames": int(len(test)), "n_test_sequences": int(len(data["lengths_test"])),
+              "gmm_components": hmm.n_states, "gmm_covariance": "diag", "gmm_source": gmm_source,
+              "hmm_init": hmm.init, "em_iterations": int(len(hmm.loglik_history_)),
+              "em_converged": bool(hmm.converged_),
+              "reconstruction_snr_db": float(reconstruction_snr(model, data["x_test"], data["lengths_test"], hop))}
+    log.info("log-likelihood per frame, held-out %s, training %s; reconstruction SNR %.2f dB", held_out,
+             training, result["reconstruction_snr_db"])
     save_json(out_path, result)
 
 
@@ -130,11 +139,16 @@ def audio_table(datasets, score_paths, info_paths, table_paths):
     rows = []
     for dataset, score_path, info_path in zip(datasets, score_paths, info_paths):
         scores, info = load_json(score_path), load_json(info_path)
-        ll = scores["log_likelihood_per_frame"]
-        rows.append({"dataset": dataset, "hmm": ll["hmm"], "gmm": ll["gmm"], "standard_normal": ll["standard_normal"],
+        held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
+        rows.append({"dataset": dataset, "hmm": held_out["hmm"], "gmm": held_out["gmm"],
+                     "standard_normal": held_out["standard_normal"], "hmm_train": training["hmm"],
+                     "gmm_train": training["gmm"], "gmm_source": scores["gmm_source"],
+                     "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
                      "reconstruction_snr_db": scores["reconstruction_snr_db"],
                      "test_frames": scores["n_test_frames"], "data": info["description"]})
-    tables.write_table(rows, "Audio: held-out log-likelihood per frame of the autoencoder's codes under "
-                       "the HMM base and, without a temporal model, a GMM with the HMM's emissions (as many "
-                       "diagonal components as states) and an N(0, I) base on standardised codes; the autoencoder's reconstruction SNR on held-out audio.",
+    tables.write_table(rows, "Audio: log-likelihood per frame of the autoencoder's codes, held-out and on the "
+                       "training codes (_train), under the HMM base and, without a temporal model, a diagonal "
+                       "GMM with as many components as states (gmm_source says which) and an N(0, I) base on "
+                       "standardised codes; EM iterations run (em_converged: the gain fell below tol); the "
+                       "autoencoder's reconstruction SNR on held-out audio.",
                        *table_paths)

@@ -10,7 +10,8 @@ from hmmlearn.hmm import GaussianHMM
 
 from iml.bases import BASES, build_base
 from iml.bases.base import NonFiniteCodesError
-from iml.bases.hmm import GaussianHMMBase, HMMParams, HmmlearnEngine, TorchEngine, free_parameters, repair
+from iml.bases.hmm import (GaussianHMMBase, HMMParams, HmmlearnEngine, NonFiniteFitError, TorchEngine,
+                           free_parameters, repair)
 
 K, D = 6, 4
 
@@ -241,10 +242,44 @@ def test_more_parameters_than_frames_warns_and_still_fits(caplog):
     free = free_parameters(30, 2)
     assert free == 29 + 30 * 29 + 2 * 30 * 2
     with caplog.at_level(logging.WARNING, logger="iml.bases.hmm"):
-        base = GaussianHMMBase(n_states=30, n_iter=5, device="cpu").fit(codes, [10, 10])
+        base = GaussianHMMBase(n_states=30, n_iter=5, init="kmeans", device="cpu").fit(codes, [10, 10])
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("20 frames" in w and "30 states" in w and f"{free} free parameters" in w for w in warnings)
     assert np.isfinite(base.params_.means).all() and np.isfinite(base.score(codes, [10, 10])).all()
+
+
+def test_the_underdetermined_warning_counts_values_not_frames(caplog):
+    """8 states on 1113 frames of 80 values (89040 values, 1343 free parameters) is not
+    underdetermined, although there are fewer frames than parameters."""
+    codes = np.random.default_rng(4).normal(size=(1113, 80))
+    with caplog.at_level(logging.WARNING, logger="iml.bases.hmm"):
+        GaussianHMMBase(n_states=8, n_iter=2, device="cpu").fit(codes, [371] * 3)
+    assert not [r for r in caplog.records if "underdetermined" in r.getMessage()]
+
+
+def test_gmm_init_needs_a_frame_per_state():
+    with pytest.raises(ValueError, match="20 frames for 30 states"):
+        GaussianHMMBase(n_states=30, init="gmm", device="cpu").fit(np.zeros((20, 2)) + np.arange(20)[:, None])
+
+
+def test_a_non_finite_statistic_stops_the_fit_naming_iteration_and_quantity(small):
+    """An E-step that goes wrong at the third iteration (here: NaN start counts, as an overflow
+    gives) is refused by name instead of being carried through the remaining iterations."""
+    z, lengths, params = small
+
+    class Failing(TorchEngine):
+        calls = 0
+
+        def em_step(self, p):
+            Failing.calls += 1
+            total, new = super().em_step(p)
+            if Failing.calls == 3:
+                new.startprob[:] = np.nan
+            return total, new
+
+    base = GaussianHMMBase(n_states=K, n_iter=10, tol=-np.inf, device="cpu")
+    with pytest.raises(NonFiniteFitError, match="iteration 3: startprob is not finite"):
+        base.run_em(Failing(z, lengths, "cpu", "float32"), params)
 
 
 def test_non_finite_codes_and_bad_lengths_are_refused(small):
@@ -301,3 +336,86 @@ def test_registered_pickles_and_keeps_the_shared_interface(small):
     assert base.score(z, lengths).shape == (len(lengths),)
     clone = pickle.loads(pickle.dumps(base))
     np.testing.assert_array_equal(clone.score(z, lengths), base.score(z, lengths))
+
+
+# -- the paper's size: 300 states ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digit0_codes(shared_data, tmp_path_factory):
+    """Real codes: every training recording of FSDD digit 0 (speaker theo held out, as the
+    workflow does) through a small conv autoencoder trained for 4 epochs; 2459 frames of 80."""
+    from iml.data import fsdd
+    from iml.models import build_model
+    from iml.training import seed_everything, train
+
+    arrays, _ = fsdd.make_splits(shared_data / "fsdd" / "recordings", [0], None, ["theo"], seed=0)
+    seed_everything(0)
+    model = build_model("iml_audio", 80, 800, {"channels": [8, 16]})
+    train(model, arrays["x_train"], {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0},
+          tmp_path_factory.mktemp("autoencoder") / "train.ckpt",
+          torch.device("cpu"))
+    with torch.no_grad():
+        codes = model.encode(torch.as_tensor(arrays["x_train"])).double().numpy()
+    return codes, arrays["lengths_train"]
+
+
+def near_deterministic(n_states=300, dim=80, n_sequences=150, seed=0):
+    """Codes of a 300-state HMM whose states follow a fixed cycle with probability 0.999, with
+    well-separated emissions: the regime where unscaled backward variables overflow float32."""
+    rng = np.random.default_rng(seed)
+    transmat = np.full((n_states, n_states), 0.001 / (n_states - 1))
+    transmat[np.arange(n_states), (np.arange(n_states) + 1) % n_states] = 0.999
+    truth = HMMParams(np.full(n_states, 1 / n_states), transmat, rng.normal(0, 3, (n_states, dim)),
+                      rng.uniform(0.2, 1.0, (n_states, dim)))
+    lengths = rng.integers(10, 30, n_sequences)
+    return draw(truth, lengths, rng), lengths
+
+
+def em_trajectory_agrees(codes, lengths, init, n_iter=50, hmmlearn_every=25):
+    """50 EM iterations of 300 states from `init`: the float32 fit is finite and monotone, and at
+    every iteration of the float64 trajectory the float32 E-step gives the same log-likelihood
+    and update (within 1e-5 relative per frame), as does hmmlearn at every 25th iteration.
+    (Whole 50-iteration fits are not compared: in a fit this underdetermined, EM amplifies
+    1e-10 differences into a different but equally valid trajectory.)"""
+    fit32 = GaussianHMMBase(n_states=300, n_iter=n_iter, tol=-np.inf, init=init, dtype="float32", device="cpu",
+                            seed=0).fit(codes, lengths)
+    history = fit32.loglik_history_
+    assert len(history) == n_iter and np.isfinite(history).all()
+    np.testing.assert_array_less(-np.diff(history), 1e-8 * np.abs(history[1:]))
+    assert all(np.isfinite(v).all() for v in vars(fit32.params_).values())
+
+    z, n = fit32._standardise(codes), len(codes)
+    e32, e64, ref = (TorchEngine(z, lengths, "cpu", "float32"), TorchEngine(z, lengths, "cpu", "float64"),
+                     HmmlearnEngine(z, lengths))
+    params = fit32.initial_params_
+    for iteration in range(n_iter):
+        (l32, new32), (l64, new64) = e32.em_step(params), e64.em_step(params)
+        assert abs(l32 - l64) / n <= 1e-5 * abs(l64 / n), iteration
+        np.testing.assert_allclose(new32.means, new64.means, rtol=1e-5, atol=1e-6)
+        if iteration % hmmlearn_every == 0:
+            l_ref, _ = ref.em_step(params)
+            assert abs(l64 - l_ref) / n <= 1e-5 * abs(l_ref / n), iteration
+        params = repair(new64, params, 1e-3)
+    return fit32, e32.float64_batches
+
+
+def test_300_states_on_real_codes_in_float32_are_finite_and_agree(digit0_codes):
+    codes, lengths = digit0_codes
+    em_trajectory_agrees(codes, lengths, init="kmeans")  # the start that overflowed float32 before
+
+
+def test_300_states_with_near_deterministic_transitions_in_float32():
+    codes, lengths = near_deterministic()
+    em_trajectory_agrees(codes, lengths, init="kmeans")
+
+
+def test_the_hmm_started_from_its_gmm_ends_at_least_as_likely_on_real_codes(digit0_codes):
+    """init "gmm": the first log-likelihood is the fitted diagonal GMM's (the HMM starts as
+    exactly that mixture), and EM only climbs from there."""
+    codes, lengths = digit0_codes
+    base = GaussianHMMBase(n_states=300, n_iter=20, device="cpu", seed=0).fit(codes, lengths)
+    gmm_total = base.start_score_samples(codes).sum()
+    assert base.loglik_history_[0] == pytest.approx(gmm_total, rel=1e-9)
+    assert base.score(codes, lengths).sum() >= gmm_total
+    assert base.loglik_history_[-1] > gmm_total + 1.0 * len(codes)  # the temporal model helps here

@@ -100,6 +100,9 @@ def test_quick_preset_audio_chain(quick_run):
     for row in rows.values():
         assert all(np.isfinite(float(row[k])) for k in ("hmm", "gmm", "standard_normal", "reconstruction_snr_db"))
         assert float(row["reconstruction_snr_db"]) > 0
+        # the HMM starts as the GMM of the gmm column, and EM never lowers the likelihood
+        assert row["gmm_source"] == "the HMM's starting GMM"
+        assert float(row["hmm_train"]) >= float(row["gmm_train"])
     info = json.loads((out / "data" / "violin" / "splits.json").read_text())
     assert "resampled from 44100 Hz to 8000 Hz" in info["repairs"]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture
 
 from iml.bases.base import BaseDistribution, check_codes
 
@@ -27,6 +28,10 @@ KMEANS_SUBSET = 10_000      # frames k-means sees at initialisation
 MAX_BATCH_FRAMES = 1 << 16  # frames per forward-backward batch: bounds memory at ~N x K floats
 CPU_BLOCK_ROWS = 1024       # rows per block of vectorised work on a CPU
 RANDOM_INIT_JITTER = 0.1    # spread (standardised units) of means started on repeated frames
+GMM_INIT_MAX_ITER = 200     # EM iterations of the GMM that init "gmm" starts the HMM from
+# the smallest per-frame normaliser trusted in each dtype: below it, terms flushed to zero
+# could matter at float32's precision, so the batch is redone in float64 (see TorchEngine._check)
+SAFE_NORMALISER = {torch.float32: 1e-20, torch.float64: 1e-280}
 
 
 @dataclass
@@ -83,24 +88,37 @@ def maximise(stats):
 
 
 def repair(new, previous, var_floor):
-    """Make an M-step's parameters usable where plain EM breaks (hmmlearn issues 110, 169):
-    states never visited keep their previous mean and variance (no NaN); states never left
-    keep their previous transition row (instead of a zero-sum row); variances are floored
-    at var_floor so no state collapses onto a few identical frames. None of this can lower
-    the likelihood: unvisited states carry no weight in the EM objective, and the floor is
-    the constrained maximum of each variance's objective. (startprob needs nothing: its
-    counts sum to the number of sequences, so it cannot turn NaN as in hmmlearn #186.)"""
-    visited = np.isfinite(new.means).all(1) & np.isfinite(new.variances).all(1)
-    left = np.isfinite(new.transmat).all(1) & (new.transmat.sum(1) > 0)
-    if not visited.all() or not left.all():
-        log.debug("EM repair: %d states unvisited, %d never left", (~visited).sum(), (~left).sum())
-    transmat = np.where(left[:, None], new.transmat, previous.transmat)
+    """The M-step's two 0/0 cases (hmmlearn issues 110, 169), and nothing else: a state with
+    no posterior mass (every entry of its mean NaN) keeps its previous mean and variance; a
+    state never left (a transition row all NaN, or all 0 from hmmlearn) keeps its previous row. Variances
+    are floored at var_floor so no state collapses onto a few identical frames. None of this
+    can lower the likelihood: such states carry no weight in the EM objective, and the floor
+    is the constrained maximum of each variance's objective. Any other non-finite value is
+    left for `check_finite` to refuse."""
+    unvisited = np.isnan(new.means).all(1)
+    never_left = np.isnan(new.transmat).all(1) | (new.transmat == 0).all(1)  # torch 0/0, hmmlearn 0
+    if unvisited.any() or never_left.any():
+        log.debug("EM repair: %d states without posterior mass, %d never left", unvisited.sum(),
+                  never_left.sum())
     return HMMParams(
         startprob=new.startprob,
-        transmat=transmat / transmat.sum(1, keepdims=True),
-        means=np.where(visited[:, None], new.means, previous.means),
-        variances=np.maximum(np.where(visited[:, None], new.variances, previous.variances), var_floor),
+        transmat=np.where(never_left[:, None], previous.transmat, new.transmat),
+        means=np.where(unvisited[:, None], previous.means, new.means),
+        variances=np.maximum(np.where(unvisited[:, None], previous.variances, new.variances), var_floor),
     )
+
+
+class NonFiniteFitError(FloatingPointError):
+    pass
+
+
+def check_finite(iteration, loglik, params):
+    """Refuse, by name, a non-finite log-likelihood or parameter of EM iteration `iteration`."""
+    for name, value in [("log-likelihood", loglik), *vars(params).items()]:
+        bad = ~np.isfinite(np.asarray(value))
+        if bad.any():
+            raise NonFiniteFitError(f"HMM EM iteration {iteration}: {name} is not finite "
+                                    f"({int(bad.sum())} of {bad.size} values)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +183,7 @@ class TorchEngine:
         # on a CPU, blocks that fit the cache; a GPU wants the whole batch at once
         self.block_rows = block_rows or (CPU_BLOCK_ROWS if self.device.type == "cpu" else max_batch_frames)
         self.n_frames, self.dim = Z.shape
+        self.float64_batches = 0  # E-step batches redone in float64 (see _safe_estep)
         self.batches = [self._pack(Z, first, lens)
                         for first, lens in split_batches(lengths, max_batch_frames)]
 
@@ -178,34 +197,60 @@ class TorchEngine:
                                                   for r in (layout.last_rows, layout.previous_rows))
         return layout, rows, features
 
-    def _tensors(self, params):
+    def _tensors(self, params, dtype):
         as64 = lambda a: torch.as_tensor(a, dtype=torch.float64, device=self.device)
-        return (as64(params.startprob).to(self.dtype), as64(params.transmat).to(self.dtype),
+        return (as64(params.startprob).to(dtype), as64(params.transmat).to(dtype),
                 *emission_terms(as64(params.means), as64(params.variances)))
 
     def frame_log_likelihood(self, params):
         """log p(z_t | z_<t) of every frame, in the codes' row order (float64)."""
         out = np.empty(self.n_frames)
-        tensors = self._tensors(params)
         for batch in self.batches:
-            frame_ll, _ = self._estep(batch, tensors, with_stats=False)
+            frame_ll, _ = self._safe_estep(batch, params, with_stats=False)
             out[batch[1]] = frame_ll.cpu().numpy()
         return out
 
     def em_step(self, params):
         """(total log-likelihood under params, their ML update before repair)."""
-        tensors, total, stats = self._tensors(params), 0.0, None
+        total, stats = 0.0, None
         for batch in self.batches:
-            frame_ll, batch_stats = self._estep(batch, tensors, with_stats=True)
+            frame_ll, batch_stats = self._safe_estep(batch, params, with_stats=True)
             total += float(frame_ll.sum())
             stats = batch_stats if stats is None else stats + batch_stats
         return total, maximise(stats)
 
+    def _safe_estep(self, batch, params, with_stats):
+        """The E-step in self.dtype; a batch whose normalisers fall where float32 loses
+        precision (`_check`) is redone in float64, and counted in float64_batches."""
+        dtypes = [self.dtype] + ([torch.float64] if self.dtype != torch.float64 else [])
+        for dtype in dtypes:
+            frame_ll, stats, normalisers = self._estep(batch, self._tensors(params, dtype), with_stats)
+            problem = self._check(normalisers)
+            if problem is None:
+                return frame_ll, stats
+            if dtype != torch.float64:
+                self.float64_batches += 1
+        raise FloatingPointError(f"HMM forward-backward in float64: {problem}; the codes are "
+                                 "(numerically) impossible under the current parameters")
+
+    @staticmethod
+    def _check(normalisers):
+        """None if every per-row normaliser (c_t; with stats also max u_t and g_t) is at least
+        SAFE_NORMALISER of its dtype, which bounds the relative error from flushed tiny terms by
+        ~n_states * tiny / SAFE_NORMALISER; else what fell short."""
+        names = ("p(z_t | z_<t) / max_k b_t(k)", "max_k b_t(k) beta_t(k)", "sum_k alpha_t(k) beta_t(k)")
+        for name, x in zip(names, normalisers):
+            low = float(x.min())
+            if not low >= SAFE_NORMALISER[x.dtype]:  # also catches NaN
+                bad = int((x < SAFE_NORMALISER[x.dtype]).sum() + x.isnan().sum())
+                return f"{bad} frames with {name} = {low:.3g} (below {SAFE_NORMALISER[x.dtype]:g} in {x.dtype})"
+        return None
+
     def _estep(self, batch, tensors, with_stats):
-        """Per-frame log p(z_t | z_<t) and, with_stats, the expected counts. Steps with many
-        sequences are worked through one at a time, their temporaries in cache; the narrow
-        tail of steps (all of a single long sequence) in blocks of rows, so that per-step
-        overheads do not add up."""
+        """Per-frame log p(z_t | z_<t), with_stats the expected counts, and the per-row
+        normalisers that `_check` vets. Steps with many sequences are worked through one at a
+        time, their temporaries in cache; the narrow tail of steps (all of a single long
+        sequence) in blocks of rows, so that per-step overheads do not add up."""
         layout, _, features = batch
         startprob, transmat, weights, const = tensors
         narrow = next((t for t, n in enumerate(layout.batch_sizes) if n < self.block_rows // 8),
@@ -213,17 +258,18 @@ class TorchEngine:
         b, alpha, scale, frame_ll = self._forward(features, startprob, transmat, weights, const, layout,
                                                   narrow)
         if not with_stats:
-            return frame_ll, None
-        return frame_ll, self._backward(b, alpha, scale, features, transmat, layout, narrow)
+            return frame_ll, None, (scale,)
+        stats, normalisers = self._backward(b, alpha, scale, features, transmat, layout, narrow)
+        return frame_ll, stats, normalisers
 
     def _forward(self, features, startprob, transmat, weights, const, layout, narrow):
         """alpha_t = (alpha_{t-1} @ A) * b_t / c_t. Returns the scaled emissions b (divided by
         each frame's largest, so no frame underflows), alpha, c and log c_t + log peak_t,
         which is log p(z_t | z_<t)."""
-        off, tiny = layout.offsets, torch.finfo(self.dtype).tiny
-        b = torch.empty(off[-1], len(const), dtype=self.dtype, device=self.device)
+        off, tiny = layout.offsets, torch.finfo(transmat.dtype).tiny
+        b = torch.empty(off[-1], len(const), dtype=transmat.dtype, device=self.device)
         alpha = torch.empty_like(b)
-        scale = torch.empty(len(b), 1, dtype=self.dtype, device=self.device)
+        scale = torch.empty(len(b), 1, dtype=transmat.dtype, device=self.device)
         peak = torch.empty(len(b), dtype=torch.float64, device=self.device)
         for rows in self._blocks(off[narrow], len(b)):
             self._emissions(features, weights, const, rows, b, peak)
@@ -238,7 +284,7 @@ class TorchEngine:
                     shift = off[t - 1] - off[t]  # the same sequences' rows one step before
                     torch.mm(alpha[now.start + shift:now.stop + shift], transmat, out=a).mul_(b[now])
                 torch.sum(a, 1, keepdim=True, out=c)
-                a.div_(c.clamp_min_(tiny))  # clamp: an impossible frame gives zeros, not NaN
+                a.div_(c.clamp_min(tiny))  # an impossible frame: caught by `_check` before use
         return b, alpha, scale, torch.log(scale[:, 0].double()) + peak
 
     @staticmethod
@@ -251,20 +297,27 @@ class TorchEngine:
         peak[rows] = top[:, 0]
 
     def _backward(self, b, alpha, scale, features, transmat, layout, narrow):
-        """beta_{t-1} = w_t @ Aᵀ with w_t = b_t * beta_t / c_t, and beta = 1 at each sequence's
-        last frame; and the expected counts: posteriors gamma = alpha * beta (the scaling makes
-        each row sum to 1) with their moments, and xi summed over time, A * Σ_t alpha_{t-1}ᵀ w_t.
-        Steps before `narrow` add theirs as they complete, their beta and w in buffers reused
-        from step to step (so they stay in cache); the narrow tail keeps its rows for the
-        blocks it is done in afterwards."""
+        """The backward pass and the expected counts. beta_{t-1} = u_t @ Aᵀ / max(u_t) with
+        u_t = b_t * beta_t, and beta = 1 at each sequence's last frame: each step is
+        renormalised by its own largest entry, so beta stays in (0, 1] (the textbook scaling
+        by c_t keeps Σ alpha_t beta_t = 1 but lets single entries of beta grow past float32's
+        range where alpha is tiny). With g_t = Σ_i alpha_t(i) beta_t(i), the posteriors are
+        gamma_t = alpha_t * beta_t / g_t and xi summed over time is A * Σ_t alpha_{t-1}ᵀ w_t with
+        w_t = u_t / (c_t g_t). Steps before `narrow` add theirs as they complete, their beta
+        and w in buffers reused from step to step (so they stay in cache); the narrow tail keeps
+        its rows for the blocks it is done in afterwards. Returns (counts, the per-row
+        normalisers [c, max u, g] for `_check`)."""
         off, sizes = layout.offsets, layout.batch_sizes.tolist()
         first, tail = off[1], off[narrow]  # rows of steps >= 1, of the narrow tail
+        tiny = torch.finfo(b.dtype).tiny
         counts = _Counts(len(transmat), self.dim, first, max(sizes[0], self.block_rows), self.device)
         beta_tail, w_tail = torch.empty_like(b[tail:]), torch.empty_like(b[tail:])
         beta_tail[layout.last_rows[layout.last_rows >= tail] - tail] = 1.0
         wide_rows = sizes[0] if narrow else 0
         beta_wide = [torch.empty_like(b[:wide_rows]) for _ in range(2)]  # steps t and t-1 in turn
         w_wide = torch.empty_like(b[:wide_rows])
+        u_peak = torch.ones_like(scale)  # max_j u_t(j); rows of step 0 have no u
+        norm = torch.empty_like(scale)   # g_t
 
         def beta_of(t):
             return beta_tail[off[t] - tail:off[t + 1] - tail] if t >= narrow else beta_wide[t % 2][:sizes[t]]
@@ -274,24 +327,35 @@ class TorchEngine:
         for t in reversed(range(len(sizes))):
             now, beta = slice(off[t], off[t + 1]), beta_of(t)
             if t < narrow:
-                counts.add_posteriors(alpha[now], beta, features[now], now.start)
+                g = self._normaliser(alpha[now], beta, norm[now])
+                counts.add_posteriors(alpha[now], beta, g, features[now], now.start)
             if t == 0:
                 break
             w = w_tail[off[t] - tail:off[t + 1] - tail] if t >= narrow else w_wide[:sizes[t]]
-            torch.mul(b[now], beta, out=w).div_(scale[now])
+            u = torch.mul(b[now], beta, out=w)
+            top = torch.amax(u, 1, keepdim=True, out=u_peak[now])
             beta_before = beta_of(t - 1)
-            torch.mm(w, transmat.T, out=beta_before[:sizes[t]])
+            torch.mm(u, transmat.T, out=beta_before[:sizes[t]]).div_(top.clamp_min(tiny))
             if t - 1 < narrow:
                 beta_before[sizes[t]:] = 1.0  # sequences whose last frame is t-1
             if t < narrow:
-                counts.add_transitions(alpha[off[t - 1]:off[t - 1] + sizes[t]], w)
+                counts.add_transitions(alpha[off[t - 1]:off[t - 1] + sizes[t]], w.div_(scale[now] * g))
         for rows in self._blocks(tail, len(b)):
-            counts.add_posteriors(alpha[rows], beta_tail[rows.start - tail:rows.stop - tail], features[rows],
-                                  rows.start)
+            beta = beta_tail[rows.start - tail:rows.stop - tail]
+            g = self._normaliser(alpha[rows], beta, norm[rows])
+            counts.add_posteriors(alpha[rows], beta, g, features[rows], rows.start)
+            if rows.stop > first:  # w of the tail's rows of steps >= 1
+                keep = slice(max(rows.start, first), rows.stop)
+                w_tail[keep.start - tail:keep.stop - tail].div_(scale[keep] * norm[keep])
         for rows in self._blocks(max(tail, first), len(b)):
             before = layout.previous_rows[rows.start - first:rows.stop - first]
             counts.add_transitions(alpha[before], w_tail[rows.start - tail:rows.stop - tail])
-        return counts.stats(transmat)
+        return counts.stats(transmat), (scale, u_peak, norm)
+
+    @staticmethod
+    def _normaliser(alpha, beta, out):
+        """g = Σ_i alpha(i) beta(i) per row, written into out."""
+        return torch.sum(alpha * beta, 1, keepdim=True, out=out)
 
     def _blocks(self, begin, end):
         """Row slices of at most block_rows: big enough to vectorise, small enough for the cache."""
@@ -308,9 +372,10 @@ class _Counts:
         self.moments = torch.zeros(n_states, 2 * dim + 1, **f64)  # [Σ γ z², Σ γ z, Σ γ]
         self.gamma = torch.empty(max_rows, n_states, **f64)
 
-    def add_posteriors(self, alpha, beta, features, first_row):
-        """Rows first_row.. of the batch: their alpha, beta and features."""
+    def add_posteriors(self, alpha, beta, norm, features, first_row):
+        """Rows first_row.. of the batch: their alpha, beta, g and features."""
         g = torch.mul(alpha, beta, out=self.gamma[:len(alpha)])  # cast to float64 as written
+        g.div_(norm)
         self.moments.addmm_(g.T, features)
         if first_row < self.first:  # rows of step 0
             self.start += g[:self.first - first_row].sum(0)
@@ -386,24 +451,29 @@ class GaussianHMMBase(BaseDistribution):
 
     Settings: n_states; n_iter and tol (EM stops after n_iter iterations or when the total
     log-likelihood gains less than tol, hmmlearn's rule); backend "torch" or "hmmlearn" (the
-    E-step engine; the same EM); var_floor (on standardised codes); init "kmeans" (k-means on a
-    seeded subset of frames) or "random" (random frames); device "auto" (CUDA when present),
-    "cpu" or "cuda"; dtype of the torch recursions, "float32" or "float64"; seed.
+    E-step engine; the same EM); var_floor (on standardised codes); init "gmm" (start as the
+    diagonal GMM with one component per state, fitted first: the HMM then ends at least as
+    likely as that GMM on the training codes), "kmeans" (k-means on a seeded subset of frames)
+    or "random" (random frames); device "auto" (CUDA when present), "cpu" or "cuda"; dtype of
+    the torch recursions, "float32" (batches where float32 would lose precision are redone in
+    float64) or "float64"; seed.
 
-    Degenerate cases (see `repair`): states never visited keep their previous parameters
-    (they are not reinitialised); states never left keep their previous transition row;
-    variances are floored at var_floor; fewer frames than free parameters is fitted with a
-    WARNING. Scoring always uses the PyTorch forward pass in float64, whatever the backend.
-    Fitted: params_ (HMMParams over standardised codes), code_mean_, code_std_,
-    loglik_history_ (code space, before each update), converged_.
+    Degenerate cases (see `repair`): states with no posterior mass keep their previous
+    parameters (they are not reinitialised); states never left keep their previous transition
+    row; variances are floored at var_floor; fewer data values than free parameters is fitted
+    with a WARNING. Anything else non-finite stops the fit with NonFiniteFitError naming the
+    iteration and the quantity. Scoring always uses the PyTorch forward pass in float64,
+    whatever the backend. Fitted: params_ (HMMParams over standardised codes), initial_params_
+    (where EM started), code_mean_, code_std_, loglik_history_ (code space, before each
+    update: with init "gmm" its first entry is the starting GMM's), converged_.
     """
 
     def __init__(self, n_states=300, n_iter=50, tol=1e-3, backend="torch", var_floor=1e-3,
-                 init="kmeans", device="auto", dtype="float32", seed=0):
+                 init="gmm", device="auto", dtype="float32", seed=0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
-        if init not in ("kmeans", "random"):
-            raise ValueError(f"HMM init must be 'kmeans' or 'random', got {init!r}")
+        if init not in ("gmm", "kmeans", "random"):
+            raise ValueError(f"HMM init must be 'gmm', 'kmeans' or 'random', got {init!r}")
         if dtype not in ("float32", "float64"):
             raise ValueError(f"HMM dtype must be 'float32' or 'float64', got {dtype!r}")
         if n_states < 1 or n_iter < 1:
@@ -424,35 +494,59 @@ class GaussianHMMBase(BaseDistribution):
         self.code_std_ = np.where(std > 0, std, 1.0)  # a constant dimension stays as it is
         Z = self._standardise(codes)
         params = self.initial_params(Z)
+        self.initial_params_ = params
         engine = (TorchEngine(Z, lengths, resolve_device(self.device), self.dtype)
                   if self.backend == "torch" else HmmlearnEngine(Z, lengths))
         self.params_, history = self.run_em(engine, params)
         self.loglik_history_ = np.array(history) - len(codes) * self._log_std_sum()
         self.converged_ = len(history) >= 2 and history[-1] - history[-2] < self.tol
-        log.info("HMM (%s, %d states) fitted on %d sequences, %d frames of dimension %d: %d EM "
-                 "iterations, mean log-likelihood per frame %.4f%s", self.backend, self.n_states,
-                 len(lengths), len(codes), codes.shape[1], len(history),
-                 self.loglik_history_[-1] / len(codes), "" if self.converged_ else " (not converged)")
+        per_frame = self.loglik_history_ / len(codes)
+        log.info("HMM (%s, %d states, init %s) fitted on %d sequences, %d frames of dimension %d: "
+                 "%d EM iterations, mean log-likelihood per frame %.4f at the start, %.4f at the "
+                 "end%s", self.backend, self.n_states, self.init, len(lengths), len(codes),
+                 codes.shape[1], len(history), per_frame[0], per_frame[-1],
+                 "" if self.converged_ else " (not converged)")
+        if getattr(engine, "float64_batches", 0):
+            log.info("%d E-step batches were redone in float64, where float32 would have lost precision",
+                     engine.float64_batches)
         return self
 
     def run_em(self, engine, params):
         """EM from params until n_iter or a gain below tol; returns (params, log-likelihoods,
         each under the parameters before that iteration's update, standardised space)."""
         history = []
-        for _ in range(self.n_iter):
+        for iteration in range(1, self.n_iter + 1):
             loglik, new = engine.em_step(params)
             params = repair(new, params, self.var_floor)
+            check_finite(iteration, loglik, params)
             history.append(loglik)
             if len(history) >= 2 and history[-1] - history[-2] < self.tol:
                 break
         return params, history
 
     def initial_params(self, Z):
-        """Uniform start and transition probabilities, unit variances (the standardised codes'
-        own), means from k-means on a seeded subset of frames or at random frames."""
+        """init "gmm": exactly the diagonal GMM fitted first (its means and variances, and its
+        weights as the start probabilities and as every transition row), so EM, which never
+        lowers the likelihood, ends at least as high as that GMM. "kmeans"/"random": uniform
+        start and transitions, unit variances (the standardised codes' own), means from k-means
+        on a seeded subset of frames or at random frames."""
         K = self.n_states
+        if self.init == "gmm":
+            return self._gmm_params(Z)
         means = self._kmeans_means(Z) if self.init == "kmeans" else self._random_means(Z, K)
         return HMMParams(np.full(K, 1.0 / K), np.full((K, K), 1.0 / K), means, np.ones_like(means))
+
+    def _gmm_params(self, Z):
+        if len(Z) < self.n_states:
+            raise ValueError(f"init 'gmm' needs at least one frame per state: {len(Z)} frames for "
+                             f"{self.n_states} states (use init 'kmeans' or fewer states)")
+        # reg_covar = var_floor: every variance is then at least the floor EM keeps
+        gmm = GaussianMixture(self.n_states, covariance_type="diag", reg_covar=self.var_floor,
+                              max_iter=GMM_INIT_MAX_ITER, random_state=int(self.rng.integers(2**31))).fit(Z)
+        if not gmm.converged_:
+            log.warning("the HMM's starting GMM did not converge in %d iterations", GMM_INIT_MAX_ITER)
+        w = gmm.weights_ / gmm.weights_.sum()
+        return HMMParams(w, np.tile(w, (self.n_states, 1)), gmm.means_, gmm.covariances_)
 
     def _kmeans_means(self, Z):
         subset = Z[self.rng.choice(len(Z), min(len(Z), KMEANS_SUBSET), replace=False)]
@@ -465,11 +559,11 @@ class GaussianHMMBase(BaseDistribution):
         return Z[picks] + RANDOM_INIT_JITTER * self.rng.standard_normal((k, Z.shape[1]))
 
     def _warn_if_underdetermined(self, n_frames, dim):
-        free = free_parameters(self.n_states, dim)
-        if n_frames < free:
-            log.warning("HMM fit is underdetermined: %d frames (%d values) for %d states with %d free "
-                        "parameters at dimension %d; expect unvisited states and a degenerate fit",
-                        n_frames, n_frames * dim, self.n_states, free, dim)
+        free, values = free_parameters(self.n_states, dim), n_frames * dim
+        if values < free:
+            log.warning("HMM fit is underdetermined: %d frames x %d dimensions = %d values for %d "
+                        "states with %d free parameters; expect unvisited states and a degenerate fit",
+                        n_frames, dim, values, self.n_states, free)
 
     # -- using the fit ----------------------------------------------------------------------
 
@@ -500,6 +594,15 @@ class GaussianHMMBase(BaseDistribution):
             return frames
         lengths = sequence_lengths(lengths, len(frames))
         return np.add.reduceat(frames, np.cumsum(lengths) - lengths)
+
+    def start_score_samples(self, codes):
+        """Per-frame log-density of the codes under the mixture EM started from (with init
+        "gmm", the fitted diagonal GMM): the starting startprob as weights, no temporal model."""
+        z = torch.as_tensor(self._standardise(check_codes(codes, "codes scored by the HMM's start")))
+        p = self.initial_params_
+        weights, const = emission_terms(torch.as_tensor(p.means), torch.as_tensor(p.variances))
+        log_b = torch.cat([z * z, z], 1) @ weights + const
+        return torch.logsumexp(log_b + torch.log(torch.as_tensor(p.startprob)), 1).numpy() - self._log_std_sum()
 
     def _standardise(self, codes):
         return (codes - self.code_mean_) / self.code_std_
