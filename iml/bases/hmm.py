@@ -327,8 +327,7 @@ class TorchEngine:
         for t in reversed(range(len(sizes))):
             now, beta = slice(off[t], off[t + 1]), beta_of(t)
             if t < narrow:
-                g = self._normaliser(alpha[now], beta, norm[now])
-                counts.add_posteriors(alpha[now], beta, g, features[now], now.start)
+                g = counts.add_posteriors(alpha[now], beta, features[now], now.start, norm[now])
             if t == 0:
                 break
             w = w_tail[off[t] - tail:off[t + 1] - tail] if t >= narrow else w_wide[:sizes[t]]
@@ -342,8 +341,7 @@ class TorchEngine:
                 counts.add_transitions(alpha[off[t - 1]:off[t - 1] + sizes[t]], w.div_(scale[now] * g))
         for rows in self._blocks(tail, len(b)):
             beta = beta_tail[rows.start - tail:rows.stop - tail]
-            g = self._normaliser(alpha[rows], beta, norm[rows])
-            counts.add_posteriors(alpha[rows], beta, g, features[rows], rows.start)
+            counts.add_posteriors(alpha[rows], beta, features[rows], rows.start, norm[rows])
             if rows.stop > first:  # w of the tail's rows of steps >= 1
                 keep = slice(max(rows.start, first), rows.stop)
                 w_tail[keep.start - tail:keep.stop - tail].div_(scale[keep] * norm[keep])
@@ -351,11 +349,6 @@ class TorchEngine:
             before = layout.previous_rows[rows.start - first:rows.stop - first]
             counts.add_transitions(alpha[before], w_tail[rows.start - tail:rows.stop - tail])
         return counts.stats(transmat), (scale, u_peak, norm)
-
-    @staticmethod
-    def _normaliser(alpha, beta, out):
-        """g = Σ_i alpha(i) beta(i) per row, written into out."""
-        return torch.sum(alpha * beta, 1, keepdim=True, out=out)
 
     def _blocks(self, begin, end):
         """Row slices of at most block_rows: big enough to vectorise, small enough for the cache."""
@@ -372,13 +365,18 @@ class _Counts:
         self.moments = torch.zeros(n_states, 2 * dim + 1, **f64)  # [Σ γ z², Σ γ z, Σ γ]
         self.gamma = torch.empty(max_rows, n_states, **f64)
 
-    def add_posteriors(self, alpha, beta, norm, features, first_row):
-        """Rows first_row.. of the batch: their alpha, beta, g and features."""
+    def add_posteriors(self, alpha, beta, features, first_row, norm):
+        """Rows first_row.. of the batch, from their alpha, beta and features: adds the
+        posteriors alpha * beta / g and their moments; writes g = Σ_k alpha(k) beta(k) into
+        norm and returns it."""
         g = torch.mul(alpha, beta, out=self.gamma[:len(alpha)])  # cast to float64 as written
-        g.div_(norm)
-        self.moments.addmm_(g.T, features)
+        total = g.sum(1, keepdim=True)
+        norm.copy_(total)
+        self.moments.addmm_(g.T, features / total)  # dividing the narrower factor
         if first_row < self.first:  # rows of step 0
-            self.start += g[:self.first - first_row].sum(0)
+            k = self.first - first_row
+            self.start += (g[:k] / total[:k]).sum(0)
+        return norm
 
     def add_transitions(self, alpha_before, w):
         self.xi_sum += (alpha_before.T @ w).double()
