@@ -510,3 +510,20 @@ class GaussianHMMBase(BaseDistribution):
     def _log_std_sum(self):
         """Σ log std: a code's log-density is its standardised code's minus this (the Jacobian)."""
         return float(np.log(self.code_std_).sum())
+
+    # -- storage (iml.bases.save_base / load_base) -------------------------------------------
+
+    def settings(self):
+        return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
+                "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
+                "seed": self.seed}
+
+    def fitted_arrays(self):
+        return {**vars(self.params_), "code_mean": self.code_mean_, "code_std": self.code_std_,
+                "loglik_history": self.loglik_history_, "converged": np.array(self.converged_)}
+
+    def set_fitted(self, arrays):
+        self.params_ = HMMParams(*(arrays[k] for k in ("startprob", "transmat", "means", "variances")))
+        self.code_mean_, self.code_std_ = arrays["code_mean"], arrays["code_std"]
+        self.loglik_history_, self.converged_ = arrays["loglik_history"], bool(arrays["converged"])
+        return self
