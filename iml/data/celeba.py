@@ -115,6 +115,13 @@ def missing_source_message(source, partition_file=None):
     return " ".join(lines)
 
 
+def missing_partition_message(path):
+    return (f"partition file not found at {path}. Download {PARTITION_TXT['name']} (MD5 {PARTITION_TXT['md5']}) "
+            f"from the CelebA site {CELEBA_SITE} -> its Google Drive folder {CELEBA_DRIVE} (Eval/{PARTITION_TXT['name']}; "
+            f"file link https://drive.google.com/file/d/{PARTITION_TXT['drive_id']}/view) and put it at exactly {path}, "
+            "or pass no partition file for a seeded split.")
+
+
 def _is_image_name(name):
     return name.lower().endswith(IMAGE_SUFFIXES)
 
@@ -157,11 +164,7 @@ def read_partition(path):
     """{file name: split} from list_eval_partition.txt, refusing malformed lines by number."""
     path = Path(path)
     if not path.is_file():
-        raise CelebAMissingError(
-            f"partition file not found at {path}. Download {PARTITION_TXT['name']} (MD5 {PARTITION_TXT['md5']}) "
-            f"from the CelebA site {CELEBA_SITE} -> its Google Drive folder {CELEBA_DRIVE} (Eval/{PARTITION_TXT['name']}; "
-            f"file link https://drive.google.com/file/d/{PARTITION_TXT['drive_id']}/view) and put it at exactly {path}, "
-            "or pass no partition file for a seeded split.")
+        raise CelebAMissingError(missing_partition_message(path))
     partition = {}
     for number, line in enumerate(path.read_text().splitlines(), 1):
         fields = line.split()
