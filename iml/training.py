@@ -46,6 +46,9 @@ def data_digest(data, rows=4096):
     return h.hexdigest()[:16]
 
 
+FINGERPRINT_PARTS = {"model": "model settings", "train": "train settings or seed", "data": "training data"}
+
+
 def run_fingerprint(model, model_settings, settings, data, pixel_range):
     """What shapes the trained parameters, part by part, so a checkpoint made otherwise is never
     resumed and the log can say which part changed."""
@@ -77,9 +80,9 @@ def _load_checkpoint(path, expected_fingerprint):
         _set_aside(path, f"is unreadable ({type(err).__name__}: {err})")
         return None
     if found != expected_fingerprint:
-        changed = [part for part in expected_fingerprint if not isinstance(found, dict) or found.get(part)
-                   != expected_fingerprint[part]]
-        _set_aside(path, f"was made with other {', '.join(changed)} settings or data")
+        changed = [FINGERPRINT_PARTS[part] for part in expected_fingerprint
+                   if not isinstance(found, dict) or found.get(part) != expected_fingerprint[part]]
+        _set_aside(path, f"was made with other {' and '.join(changed)}")
         return None
     return state
 

@@ -182,8 +182,8 @@ def test_a_checkpoint_of_other_model_settings_or_data_is_set_aside(small_mnist, 
         history = train(rerun, data, settings, tmp_path / "c.pt", torch.device("cpu"),
                         model_settings=_wgan_settings(**new))
     assert [h["epoch"] for h in history] == [1, 2, 3]  # started over, no "size mismatch"
-    part = "data" if change == "data" else "model"
-    assert re.search(rf"c.pt was made with other {part} settings or data: set aside as .*c.pt.stale", caplog.text)
+    part = "training data" if change == "data" else "model settings"
+    assert re.search(rf"c.pt was made with other {part}: set aside as .*c.pt.stale", caplog.text)
     assert (tmp_path / "c.pt.stale").exists()
     for a, b in zip(reference.state_dict().values(), rerun.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)  # exactly a fresh run's parameters
