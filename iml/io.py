@@ -2,12 +2,36 @@
 
 import contextlib
 import json
+import logging
 import os
-import pickle
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
+
+
+log = logging.getLogger(__name__)
+
+
+def remove_stale_parts(path):
+    """Delete what an earlier, killed write of `path` left beside it (`.<name>.*.part*`).
+    Only the job that makes `path` writes it, so no live write of another job is touched."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.part*"):
+        log.info("removing %s, left by an interrupted write of %s", stale, path)
+        stale.unlink(missing_ok=True)
+
+
+def _create_part(path):
+    """A new, empty `.<name>.<random>.part` beside `path`, created with mode 0666 less the
+    umask like any other file (mkstemp's 0600 would hide results from colleagues)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
@@ -15,8 +39,8 @@ def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    remove_stale_parts(path)
+    tmp = _create_part(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -43,17 +67,6 @@ def save_json(path, obj):
 
 def load_json(path):
     return json.loads(Path(path).read_text())
-
-
-def save_pickle(path, obj):
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def load_pickle(path):
-    with open(path, "rb") as f:
-        return pickle.load(f)
 
 
 def save_text(path, text):

@@ -13,9 +13,9 @@ import torch
 from scipy import stats
 
 from iml import plots, tables
-from iml.bases import build_base
+from iml.bases import build_base, load_base, save_base
 from iml.data import celeba, download, mnist
-from iml.io import load_json, load_npz, load_pickle, save_json, save_npz, save_pickle, save_text
+from iml.io import load_json, load_npz, save_json, save_npz, save_text
 from iml.metrics import kde
 from iml.models import build_model, dcgan, load_model, save_model
 from iml.training import pick_device, seed_everything, train
@@ -77,7 +77,8 @@ def train_model(data_dir, algorithm, latent_dim, settings, seed, device, model_p
     seed_everything(seed)
     model = build_model(algorithm, latent_dim, x.shape[1], settings["model"])
     history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
-                    pixel_range=pixel_range(data_dir))
+                    pixel_range=pixel_range(data_dir),
+                    model_settings={"algorithm": algorithm, "K": latent_dim, **settings["model"]})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[-1]), lineterminator="\n")
     writer.writeheader()
@@ -104,11 +105,11 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path):
     lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
     log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
     base = build_base(base_name, base_settings, seed).fit(codes, lengths)
-    save_pickle(base_path, base)
+    save_base(base_path, base_name, base)
 
 
 def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths):
-    model, base = load_model(model_path), load_pickle(base_path)
+    model, base = load_model(model_path), load_base(base_path)
     codes, components = base.sample(n_samples)
     with torch.no_grad():
         x = model.decode(torch.as_tensor(codes, dtype=torch.float32)).numpy()
@@ -143,7 +144,7 @@ def kde_scores(data_dir, samples_path, settings, out_path):
 
 def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
     """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x)."""
-    model, base = load_model(model_path).double(), load_pickle(base_path)
+    model, base = load_model(model_path).double(), load_base(base_path)
     x = load_split(data_dir, "test", n_test)
     with torch.no_grad():
         codes, log_volume = model.log_volume(torch.as_tensor(x, dtype=torch.float64))
@@ -222,7 +223,8 @@ def figure_two_digits(data_dir, settings, seed, device, figure_paths, checkpoint
     x, labels = mnist.to_float(data["x_train"][keep]), data["y_train"][keep]
     seed_everything(seed)
     model = build_model("iml", 2, x.shape[1], {"hidden": settings["hidden"]})
-    train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device))
+    train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
+          model_settings={"algorithm": "iml", "K": 2, "hidden": settings["hidden"]})
     model = model.cpu().eval()
     codes = encode(model, x)
     base = build_base("gmm", {"n_components": settings["n_components"]}, seed).fit(codes)

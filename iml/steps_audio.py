@@ -7,10 +7,10 @@ import numpy as np
 import torch
 
 from iml import plots
-from iml.bases import build_base
+from iml.bases import build_base, load_base
 from iml.data import audio, fsdd
 from iml.data.download import fetch
-from iml.io import load_npz, load_pickle, save_json, save_npz
+from iml.io import load_npz, save_json, save_npz
 from iml.models import load_model
 from iml.steps import encode
 
@@ -53,7 +53,7 @@ def _sequences(x, lengths):
 
 def generate_audio(model_path, base_path, seconds, hop, wav_path, codes_path):
     """Sample a code sequence from the base, decode each chunk, overlap-add into a WAV."""
-    model, base = load_model(model_path), load_pickle(base_path)
+    model, base = load_model(model_path), load_base(base_path)
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
     codes, states = base.sample(n_frames)
     with torch.no_grad():
@@ -83,7 +83,7 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path):
     a temporal model, under a diagonal GMM with as many components as states (with init "gmm",
     the very GMM the HMM started from, so on training codes the HMM cannot score below it) and
     an N(0, I) base on standardised codes; EM's iterations; the autoencoder's reconstruction SNR."""
-    model, hmm = load_model(model_path), load_pickle(base_path)
+    model, hmm = load_model(model_path), load_base(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     mean, std = train.mean(0), train.std(0) + 1e-8

@@ -33,8 +33,27 @@ def seed_everything(seed):
 
 
 def fingerprint(settings):
-    """A stable hash of the settings a checkpoint was made with, so a changed config starts afresh."""
+    """A stable hash of JSON-able settings."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def data_digest(data, rows=4096):
+    """A hash of the training array's bytes, read in blocks (a memory-mapped set stays on disk)."""
+    data = np.asarray(data)
+    h = hashlib.sha256(f"{data.dtype.str} {data.shape}".encode())
+    for start in range(0, len(data), rows):
+        h.update(np.ascontiguousarray(data[start : start + rows]))
+    return h.hexdigest()[:16]
+
+
+FINGERPRINT_PARTS = {"model": "model settings", "train": "train settings or seed", "data": "training data"}
+
+
+def run_fingerprint(model, model_settings, settings, data, pixel_range):
+    """What shapes the trained parameters, part by part, so a checkpoint made otherwise is never
+    resumed and the log can say which part changed."""
+    return {"model": fingerprint([type(model).__name__, model_settings]), "train": fingerprint(settings),
+            "data": fingerprint([data_digest(data), list(pixel_range)])}
 
 
 def save_checkpoint(path, state):
@@ -42,17 +61,28 @@ def save_checkpoint(path, state):
         torch.save(state, tmp)
 
 
+def _set_aside(path, why):
+    stale = path.with_name(path.name + ".stale")
+    path.replace(stale)
+    log.warning("checkpoint %s %s: set aside as %s; training starts from scratch", path, why, stale)
+
+
 def _load_checkpoint(path, expected_fingerprint):
+    """The checkpoint's state when it was made by this very run (see run_fingerprint); else None,
+    with a stale or unreadable checkpoint renamed out of the way."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a checkpoint is written atomically, so this means outside damage
-        log.warning("ignoring unreadable checkpoint %s (%s); starting from scratch", path, err)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        found = state["fingerprint"]
+    except Exception as err:  # written atomically, so outside damage, an old format or a planted file
+        _set_aside(path, f"is unreadable ({type(err).__name__}: {err})")
         return None
-    if state.get("fingerprint") != expected_fingerprint:
-        log.warning("checkpoint %s was made with other settings; starting from scratch", path)
+    if found != expected_fingerprint:
+        changed = [FINGERPRINT_PARTS[part] for part in expected_fingerprint
+                   if not isinstance(found, dict) or found.get(part) != expected_fingerprint[part]]
+        _set_aside(path, f"was made with other {' and '.join(changed)}")
         return None
     return state
 
@@ -88,22 +118,25 @@ def _batch_scaler(data, pixel_range):
     return lambda batch: batch.float() * ((high - low) / 255.0) + low
 
 
-def train(model, data, settings, checkpoint_path, device=None, pixel_range=(0.0, 1.0)):
+def train(model, data, settings, checkpoint_path, device=None, pixel_range=(0.0, 1.0), model_settings=None):
     """Train `model` over `data` (N x D array) with the model's own optimisers and step.
 
     uint8 data is mapped to `pixel_range` per batch, so no float copy of the set is made.
 
-    settings: epochs, batch_size, lr, seed, optionally betas. Resumes from `checkpoint_path`
-    when it holds a checkpoint made with the same settings. Returns the per-epoch history:
-    dicts of epoch, seconds and the mean of each loss the model reports.
+    settings: epochs, batch_size, lr, seed, optionally betas; model_settings: what the model was
+    built with (algorithm, K, its settings). Resumes from `checkpoint_path` when it holds a
+    checkpoint of the same model, settings and data; a checkpoint made otherwise is set aside.
+    Returns the per-epoch history: dicts of epoch, seconds and the mean of each loss the model reports.
     """
+    if len(data) == 0:
+        raise ValueError("no training examples: the training split is empty")
     device = device or pick_device()
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     model.to(device)
     optimizers = model.make_optimizers(settings)
     generator = torch.Generator().manual_seed(settings["seed"])
     history, start_epoch = [], 0
-    key = fingerprint(settings)
+    key = run_fingerprint(model, model_settings, settings, data, pixel_range)
     state = _load_checkpoint(checkpoint_path, key)
     if state is not None:
         model.load_state_dict(state["model"])

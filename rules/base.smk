@@ -3,7 +3,7 @@ rule fit_base:
         data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
     output:
-        base=f"{RUN}/base.pkl",
+        base=f"{RUN}/base.npz",
     log:
         f"{LOGS}/fit_base/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:

@@ -41,6 +41,40 @@ def check_config():
             raise ValueError(
                 f"config: mnist.algorithms names {algorithm!r} but algorithms.{algorithm} is missing"
             )
+    check_data_config()
+
+
+def check_data_config():
+    """Settings that would fail late or silently in a data or training job."""
+    from pathlib import Path
+
+    from iml.data.mnist import split_counts
+
+    mnist = config["data"]["mnist"]
+    try:
+        split_counts(mnist["pool"], mnist["sizes"])
+    except ValueError as err:
+        raise ValueError(f"config: data.mnist: {err}") from None
+    chunk = config["audio"]["chunk"]
+    if chunk["hop"] > chunk["size"]:
+        raise ValueError(
+            f"config: audio.chunk.hop ({chunk['hop']}) is larger than audio.chunk.size "
+            f"({chunk['size']}): samples between chunks would be lost"
+        )
+    hidden = config["algorithms"].get("iml", {}).get("model", {}).get("hidden", 600)
+    too_large = [k for k in config["mnist"]["K"] if k > hidden]
+    if "iml" in config["mnist"]["algorithms"] and too_large:
+        raise ValueError(
+            f"config: mnist.K {too_large} larger than algorithms.iml.model.hidden ({hidden}): "
+            "the invertible perceptron needs K <= hidden"
+        )
+    # results only (a download cache linked in from a shared disk is fine)
+    project, resolved = Path.cwd().resolve(), Path(config["results_dir"]).resolve()
+    if not resolved.is_relative_to(project):
+        raise ValueError(
+            f"config: results_dir {config['results_dir']!r} resolves to {resolved} "
+            f"(through a symbolic link), outside the project folder {project}"
+        )
 
 
 check_config()
@@ -143,7 +177,7 @@ def celeba_source(wildcards):
     """The user's CelebA images; when absent, say where to get them and where to put them."""
     from pathlib import Path
 
-    from iml.data.celeba import missing_source_message
+    from iml.data.celeba import missing_partition_message, missing_source_message
 
     source, partition = (
         config["data"]["celeba"]["source"],
@@ -151,6 +185,8 @@ def celeba_source(wildcards):
     )
     if not Path(source).exists():
         raise WorkflowError(missing_source_message(source, partition))
+    if partition and not Path(partition).is_file():
+        raise WorkflowError(missing_partition_message(partition))
     return [source] + ([partition] if partition else [])
 
 

@@ -118,6 +118,7 @@ rule preprocess_celeba:
         crops=f"{R}/data/celeba/crops.csv",
         no_face=f"{R}/data/celeba/no_face.txt",
         skipped=f"{R}/data/celeba/skipped.txt",
+        details=f"{R}/data/celeba/info.json",
     log:
         f"{LOGS}/preprocess_celeba/celeba.log",
     benchmark:

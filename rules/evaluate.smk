@@ -1,7 +1,7 @@
 rule sample:
     input:
         model=f"{RUN}/model.pt",
-        base=f"{RUN}/base.pkl",
+        base=f"{RUN}/base.npz",
     output:
         samples=f"{RUN}/samples.npz",
         grid=f"{RUN}/samples.png",
@@ -48,7 +48,7 @@ rule exact_likelihood:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
-        base=f"{RUN}/base.pkl",
+        base=f"{RUN}/base.npz",
     output:
         arrays=f"{RUN}/likelihood.npz",
         summary=f"{RUN}/likelihood.json",
@@ -71,7 +71,7 @@ rule exact_likelihood:
 rule generate_audio:
     input:
         model=f"{RUN}/model.pt",
-        base=f"{RUN}/base.pkl",
+        base=f"{RUN}/base.npz",
     output:
         wav=report(
             f"{RUN}/generated.wav",
@@ -100,7 +100,7 @@ rule audio_scores:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
         model=f"{RUN}/model.pt",
-        base=f"{RUN}/base.pkl",
+        base=f"{RUN}/base.npz",
     output:
         f"{RUN}/audio_scores.json",
     log:

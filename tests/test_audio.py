@@ -60,16 +60,37 @@ def test_bad_files_are_refused_by_name(tmp_path, recordings):
         audio.check_recording(audio.read_audio(short)[0], short, 800)
 
 
+def test_a_wav_cut_short_or_with_an_absurd_rate_is_refused_by_name(tmp_path, recordings):
+    raw = (recordings / "0_george_0.wav").read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[: len(raw) // 3])  # the header still promises the whole recording
+    with pytest.raises(audio.AudioFormatError, match=r"cut.wav: cut short: the WAV header promises 4768 bytes "
+                                                     r"of audio but the file holds 1560"):
+        audio.read_audio(cut)
+    one_hertz = tmp_path / "one_hertz.wav"
+    header = bytearray(raw)
+    header[24:32] = (1).to_bytes(4, "little") + (2).to_bytes(4, "little")  # sample rate, byte rate
+    one_hertz.write_bytes(bytes(header))
+    with pytest.raises(audio.AudioFormatError, match="one_hertz.wav: the header claims a sample rate of 1 Hz"):
+        audio.read_audio(one_hertz)
+    padded = tmp_path / "padded.wav"  # bytes after the data chunk (a trailing chunk) are no fault
+    padded.write_bytes(raw + b"LIST\x04\x00\x00\x00abcd")
+    assert len(audio.read_audio(padded)[0]) == 2384
+
+
 def test_splits_are_speaker_disjoint_and_skip_bad_files(recordings, tmp_path):
     folder = tmp_path / "recordings"
     folder.mkdir()
     for name in ["0_george_0.wav", "0_george_1.wav", "1_george_0.wav", "0_theo_0.wav", "0_theo_1.wav"]:
         (folder / name).write_bytes((recordings / name).read_bytes())
     soundfile.write(folder / "0_lucas_0.wav", np.zeros(4000), 8000)  # silent: skipped, counted
+    raw = (recordings / "0_jackson_0.wav").read_bytes()
+    (folder / "0_jackson_0.wav").write_bytes(raw[: len(raw) // 3])  # cut short: skipped, counted
     arrays, info = fsdd.make_splits(folder, [0], None, ["theo"], seed=0)
     assert list(arrays["names_train"]) == ["0_george_0.wav", "0_george_1.wav"]
     assert list(arrays["names_test"]) == ["0_theo_0.wav", "0_theo_1.wav"]
-    assert len(info["train"]["skipped"]) == 1 and "0_lucas_0.wav" in info["train"]["skipped"][0]
+    skipped = info["train"]["skipped"]
+    assert len(skipped) == 2 and "0_jackson_0.wav: cut short" in skipped[0] and "0_lucas_0.wav" in skipped[1]
     assert arrays["lengths_train"].sum() == len(arrays["x_train"])
     assert np.abs(arrays["x_train"]).max() <= 1.0
 

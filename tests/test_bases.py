@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from iml.bases import BASES, build_base
+from iml.bases import BASES, build_base, load_base, save_base
 from iml.bases.base import NonFiniteCodesError
 
 
@@ -63,3 +63,36 @@ def test_nan_codes_are_refused_with_a_clear_message(two_clusters):
 def test_too_few_codes(two_clusters):
     with pytest.raises(ValueError, match="at least that many codes"):
         build_base("gmm", {"n_components": 30}, seed=0).fit(two_clusters[:10])
+
+
+@pytest.mark.parametrize("name,settings", [
+    ("gmm", {"n_components": 2, "covariance_type": "diag", "max_codes": 500}),
+    ("gmm", {"n_components": 2}),
+    ("hmm", {"n_states": 3, "n_iter": 5, "device": "cpu"}),
+    ("standard_normal", {}),
+])
+def test_a_stored_base_samples_and_scores_as_the_fitted_one(two_clusters, tmp_path, name, settings):
+    base = build_base(name, settings, seed=4).fit(two_clusters, [100, 500] if name == "hmm" else None)
+    save_base(tmp_path / "base.npz", name, base)
+    loaded = load_base(tmp_path / "base.npz")
+    assert type(loaded) is type(base)
+    np.testing.assert_array_equal(loaded.score(two_clusters), base.score(two_clusters))
+    for (a, la), (b, lb) in zip([loaded.sample(20), loaded.sample(5)], [base.sample(20), base.sample(5)]):
+        np.testing.assert_array_equal(a, b)  # the same draws: the generator's state is stored too
+        np.testing.assert_array_equal(la, lb)
+
+
+def test_a_planted_pickle_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "ran"), "w"))
+
+    np.save(tmp_path / "x.npy", np.array([Payload()], dtype=object), allow_pickle=True)
+    (tmp_path / "x.npy").rename(tmp_path / "base.npz")
+    (tmp_path / "pickled.npz").write_bytes(pickle.dumps(Payload()))
+    for planted in ("base.npz", "pickled.npz"):
+        with pytest.raises(ValueError, match=f"{planted}: not a base distribution"):
+            load_base(tmp_path / planted)
+    assert not (tmp_path / "ran").exists()

@@ -256,3 +256,59 @@ def test_load_split_images_refuses_other_arrays(tmp_path):
         celeba.load_split_images(tmp_path / "bad.npy")
     with pytest.raises(FileNotFoundError, match="nope.npy"):
         celeba.load_split_images(tmp_path / "nope.npy")
+
+
+def test_high_bit_depth_and_tiny_images(sample, tmp_path):
+    """A 16-bit PNG is scaled to 8 bits (not saturated at 255), 32-bit float pixels and images
+    too small to hold a face are skipped and named."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(sample / "img_align_celeba" / "000001.jpg", folder)
+    grey = np.asarray(Image.open(folder / "000001.jpg").convert("L"))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(folder / "deep.png")  # 16-bit, same picture
+    assert Image.open(folder / "deep.png").mode.startswith("I")
+    Image.fromarray(grey.astype(np.float32)).save(folder / "float.png", format="TIFF")  # named .png, read by content
+    Image.fromarray(np.full((1, 1, 3), 90, np.uint8)).save(folder / "dot.png")
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(folder / "thumb.png")
+    np.testing.assert_array_equal(celeba.decode_image((folder / "deep.png").read_bytes())[:, :, 1], grey)
+
+    info = celeba.preprocess(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0})
+    skipped = dict(line.split("\t") for line in (tmp_path / "out" / "skipped.txt").read_text().splitlines()[1:])
+    assert set(skipped) == {"float.png", "dot.png", "thumb.png"} and info["n_skipped"] == 3
+    assert "1x1 pixels, smaller than the 24-pixel side" in skipped["dot.png"]
+    assert "30x20 pixels" in skipped["thumb.png"] and "floating point" in skipped["float.png"]
+    rows = {r["name"]: r for r in read_crops(tmp_path / "out")}
+    assert set(rows) == {"000001.jpg", "deep.png"} and rows["deep.png"]["found"] == "1"
+    train = celeba.load_split_images(tmp_path / "out" / "train.npy")
+    deep = train[int(rows["deep.png"]["row"])]
+    assert (deep == 255).mean() < 0.05 and abs(int(deep.mean()) - int(train[int(rows["000001.jpg"]["row"])].mean())) < 30
+
+
+def test_a_failed_shrink_leaves_no_shrink_file_and_a_killed_one_is_removed_next_run(sample, tmp_path, monkeypatch):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (1, 2, 3):
+        shutil.copy(sample / "img_align_celeba" / f"00000{i}.jpg", folder)
+    (folder / "fake.jpg").write_text("not a JPEG\n")  # skipped: the split is shrunk
+    sizes = {"test": 0, "validation": 0}
+    real_replace = celeba.Path.replace
+
+    def disk_full(self, target):
+        if self.name.endswith(".shrink"):
+            raise OSError(28, "No space left on device")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(celeba.Path, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        celeba.preprocess(folder, None, tmp_path / "out", split_sizes=sizes)
+    assert list((tmp_path / "out").iterdir()) == []  # no .shrink, no .part, no final name
+    monkeypatch.undo()
+    # what a SIGKILL during the shrink leaves, removed when the step runs again
+    (tmp_path / "out" / ".train.npy.0badf00d.part").write_bytes(b"x" * 1000)
+    (tmp_path / "out" / ".train.npy.0badf00d.part.shrink").write_bytes(b"x" * 1000)
+    info = celeba.preprocess(folder, None, tmp_path / "out", split_sizes=sizes)
+    assert info["counts"]["train"] == 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "crops.csv", "info.json", "no_face.txt", "skipped.txt", "test.npy", "train.npy", "validation.npy"]

@@ -19,6 +19,21 @@ def workdir(tmp_path_factory):
     ({"algorithms": {"iml": {"train": {"epochs": "ten"}}}}, r"'ten' is not of type 'integer'.*\['epochs'\]"),
     ({"bases": {"gmm": {"n_componets": 3}}}, r"Additional properties are not allowed \('n_componets'"),
     ({"evaluate": {"n_samples": 500}}, r"evaluate.kde.paper.n_per_draw x n_draws needs 10000"),
+    # settings that used to pass validation and fail late (or silently)
+    ({"algorithms": {"iml": {"base_settings": {"n_componets": 3}}}},
+     r"Additional properties are not allowed \('n_componets'.*\['iml'\]\['base_settings'\]"),
+    ({"algorithms": {"iml_audio": {"base_settings": {"n_components": 3}}}},
+     r"Additional properties are not allowed \('n_components'.*\['iml_audio'\]\['base_settings'\]"),
+    ({"data": {"mnist": {"pool": "test_only", "sizes": {"train": None, "validation": None, "test": None}}}},
+     r"config: data.mnist: .*leave the validation and train split empty"),
+    ({"data": {"mnist": {"sizes": {"train": None, "validation": None, "test": None}}}},
+     r"config: data.mnist: .*leave the train split empty"),
+    ({"audio": {"datasets": {"celeba": {"source": "fsdd", "digits": None, "n_utterances": None,
+                                        "held_out_speakers": ["theo"], "seed": 0}}}},
+     r"'celeba' does not match.*\['audio'\]\['datasets'\]"),
+    ({"audio": {"chunk": {"size": 800, "hop": 1000}}}, r"audio.chunk.hop \(1000\) is larger than audio.chunk.size"),
+    ({"algorithms": {"iml": {"model": {"hidden": 100}}}}, r"mnist.K \[120, 140\] larger than algorithms.iml.model.hidden"),
+    ({"results_dir": "results_{x}"}, r"'results_\{x\}' does not match.*\['results_dir'\]"),
 ])
 def test_bad_config_is_refused_before_any_job(workdir, override, expected):
     (workdir / "bad.yaml").write_text(yaml.safe_dump(override))
@@ -32,3 +47,24 @@ def test_paper_and_presets_are_valid(workdir):
     for extra in ([], ["--configfile", "presets/quick.yaml"], ["--configfile", "presets/offline.yaml"]):
         proc = snakemake(workdir, "-n", *extra)
         assert "train" in proc.stdout
+
+
+def test_results_dir_through_a_symlink_out_of_the_project_is_refused(workdir, tmp_path):
+    (workdir / "linked").symlink_to(tmp_path)
+    (workdir / "bad.yaml").write_text(yaml.safe_dump({"results_dir": "linked/results"}))
+    proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    (workdir / "linked").unlink()
+    assert proc.returncode != 0
+    assert re.search(rf"results_dir 'linked/results' resolves to {tmp_path}/results .*outside the project",
+                     proc.stdout), proc.stdout[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_celeba_partition_file_says_where_to_get_it(workdir):
+    (workdir / "faces").mkdir(exist_ok=True)
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(
+        {"data": {"celeba": {"source": "faces", "partition": "list_eval_partition.txt"}}}))
+    proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert re.search(r"partition file not found at list_eval_partition.txt. Download list_eval_partition.txt "
+                     r"\(MD5 d32c9cbf5e040fd4025c592c306e6668\).*drive.google.com", proc.stdout), proc.stdout[-3000:]

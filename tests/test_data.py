@@ -59,6 +59,30 @@ def test_test_only_splits_are_disjoint_and_seeded(shared_data):
         mnist.make_splits(files, "test_only", {**sizes, "train": 9000}, seed=0)
 
 
+def test_labels_outside_0_to_9_are_refused_naming_the_file(shared_data, tmp_path):
+    raw = bytearray(gzip.open(shared_data / "mnist" / TEST_LABELS).read())
+    raw[8 + 17] = 255  # label of image 17, after the 8-byte IDX header
+    bad = tmp_path / TEST_LABELS
+    with gzip.open(bad, "wb") as f:
+        f.write(bytes(raw))
+    with pytest.raises(mnist.MNISTFormatError, match=f"{bad}: 1 labels outside 0..9 \\(first 255 at index 17\\)"):
+        mnist.load_pair(shared_data / "mnist" / TEST_IMAGES, bad)
+
+
+@pytest.mark.parametrize("pool,sizes,empty", [
+    ("test_only", {"train": None, "validation": None, "test": None}, "validation and train"),
+    ("test_only", {"train": None, "validation": 5000, "test": 5000}, "train"),
+    ("full", {"train": None, "validation": None, "test": None}, "train"),
+])
+def test_splits_that_leave_one_empty_are_refused(shared_data, pool, sizes, empty):
+    files = {name: shared_data / "mnist" / name for name in mnist.POOL_FILES[pool] if "t10k" in name}
+    with pytest.raises(ValueError, match=f"leave the {empty} split empty"):
+        mnist.split_counts(pool, sizes)
+    if pool == "test_only":  # the same check where the data is split
+        with pytest.raises(ValueError, match=f"leave the {empty} split empty"):
+            mnist.make_splits(files, pool, sizes, seed=0)
+
+
 def test_fetch_through_http_mirror(mirror_url, tmp_path, shared_data):
     dest = tmp_path / "out" / TEST_LABELS
     download.fetch(TEST_LABELS, dest, mnist.FILES[TEST_LABELS], "mnist", urls=[], mirror=mirror_url)

@@ -1,14 +1,13 @@
 """The Gaussian HMM base: agreement with hmmlearn, EM behaviour, degenerate cases, seeding."""
 
 import logging
-import pickle
 
 import numpy as np
 import pytest
 import torch
 from hmmlearn.hmm import GaussianHMM
 
-from iml.bases import BASES, build_base
+from iml.bases import BASES, build_base, load_base, save_base
 from iml.bases.base import NonFiniteCodesError
 from iml.bases.hmm import (GaussianHMMBase, HMMParams, HmmlearnEngine, NonFiniteFitError, TorchEngine,
                            free_parameters, repair)
@@ -326,7 +325,7 @@ def test_samples_follow_the_chain_and_the_emissions():
         np.testing.assert_allclose(codes[states == k].var(0), truth.variances[k] * std**2, rtol=0.08)
 
 
-def test_registered_pickles_and_keeps_the_shared_interface(small):
+def test_registered_stored_and_keeps_the_shared_interface(small, tmp_path):
     z, lengths, _ = small
     assert BASES["hmm"] is GaussianHMMBase
     base = build_base("hmm", {"n_states": K, "n_iter": 5, "device": "cpu"}, seed=0).fit(z, lengths)
@@ -334,8 +333,11 @@ def test_registered_pickles_and_keeps_the_shared_interface(small):
     assert codes.shape == (30, D) and states.shape == (30,)
     assert base.score(codes).shape == (30,)
     assert base.score(z, lengths).shape == (len(lengths),)
-    clone = pickle.loads(pickle.dumps(base))
+    save_base(tmp_path / "base.npz", "hmm", base)
+    clone = load_base(tmp_path / "base.npz")
     np.testing.assert_array_equal(clone.score(z, lengths), base.score(z, lengths))
+    np.testing.assert_array_equal(clone.start_score_samples(z), base.start_score_samples(z))
+    np.testing.assert_array_equal(clone.sample(20)[0], base.sample(20)[0])
 
 
 # -- the paper's size: 300 states ----------------------------------------------------------

@@ -52,3 +52,40 @@ def test_writing_into_a_path_that_is_a_file_fails_cleanly(tmp_path):
     with pytest.raises(OSError):
         io.save_text(tmp_path / "blocker" / "x.txt", "data")
     assert (tmp_path / "blocker").read_text() == "a file where a folder should be"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_written_files_get_the_umask_mode(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        io.save_json(tmp_path / "result.json", {"x": 1})
+        io.save_npz(tmp_path / "arrays.npz", x=np.zeros(3))
+    finally:
+        os.umask(previous)
+    for name in ("result.json", "arrays.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_killed_write_leaves_parts_that_the_next_write_removes(tmp_path):
+    """SIGKILL inside a write of model.pt, then the same write again: no .part left over."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "model.pt"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from iml import io
+        with io.atomic_path({str(target)!r}) as tmp:
+            tmp.write_bytes(b"x" * 1_000_000)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script])
+    assert proc.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".model.pt.") and left[0].endswith(".part")
+    (tmp_path / (left[0] + ".shrink")).write_bytes(b"y")  # a CELEB-A split's leftover beside its part
+    (tmp_path / ".other.pt.1234.part").write_bytes(b"z")  # another file's write: not ours to remove
+    io.save_text(target, "done")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.1234.part", "model.pt"]

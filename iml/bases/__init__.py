@@ -1,4 +1,14 @@
-"""Base distributions by config name; each has fit(codes, lengths=None), sample(n), score(codes)."""
+"""Base distributions by config name; each has fit(codes, lengths=None), sample(n), score(codes).
+
+A fitted base is stored as one .npz of arrays (its fitted parameters) and a JSON header (its name,
+settings and random generator state): no pickle, so loading a planted file runs no code.
+"""
+
+import json
+
+import numpy as np
+
+from iml.io import save_npz
 
 from iml.bases.gaussian import StandardNormalBase
 from iml.bases.gmm import GaussianMixtureBase
@@ -13,3 +23,22 @@ def build_base(name, settings, seed):
     except KeyError:
         raise ValueError(f"unknown base distribution {name!r}; known: {sorted(BASES)}") from None
     return cls(**settings, seed=seed)
+
+
+def save_base(path, name, base):
+    header = {"base": name, "settings": base.settings(), "rng": base.rng.bit_generator.state}
+    save_npz(path, header=np.array(json.dumps(header)), **base.fitted_arrays())
+
+
+def load_base(path):
+    """A base written by save_base; a file that is not one is refused by name."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        header = json.loads(str(arrays.pop("header")))
+        settings = dict(header["settings"])
+        base = build_base(header["base"], settings, settings.pop("seed"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a base distribution written by save_base ({type(err).__name__}: {err})") from err
+    base.rng.bit_generator.state = header["rng"]
+    return base.set_fitted(arrays)

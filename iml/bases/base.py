@@ -33,3 +33,17 @@ class BaseDistribution:
 
     def score(self, codes):
         raise NotImplementedError
+
+    # storage (iml.bases.save_base / load_base): settings as JSON, the fit as arrays, no pickle
+
+    def settings(self):
+        """The constructor's keyword arguments (JSON values)."""
+        raise NotImplementedError
+
+    def fitted_arrays(self):
+        """The fitted parameters, {name: array}."""
+        raise NotImplementedError
+
+    def set_fitted(self, arrays):
+        """Restore what fitted_arrays() gave; returns self."""
+        raise NotImplementedError

@@ -7,6 +7,7 @@ from iml.bases.base import BaseDistribution, check_codes
 
 class StandardNormalBase(BaseDistribution):
     def __init__(self, seed=0):
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.dim = None
 
@@ -20,3 +21,13 @@ class StandardNormalBase(BaseDistribution):
     def score(self, codes):
         codes = check_codes(codes, "codes scored by the N(0, I) base")
         return -0.5 * (codes**2).sum(1) - 0.5 * codes.shape[1] * np.log(2 * np.pi)
+
+    def settings(self):
+        return {"seed": self.seed}
+
+    def fitted_arrays(self):
+        return {"dim": np.array(self.dim)}
+
+    def set_fitted(self, arrays):
+        self.dim = int(arrays["dim"])
+        return self

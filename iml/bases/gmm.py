@@ -62,3 +62,17 @@ class GaussianMixtureBase(BaseDistribution):
 
     def score(self, codes):
         return self.mixture.score_samples(check_codes(codes, "codes scored by the GMM"))
+
+    def settings(self):
+        m = self.mixture
+        return {"n_components": m.n_components, "covariance_type": m.covariance_type, "n_init": m.n_init,
+                "max_iter": m.max_iter, "reg_covar": m.reg_covar, "max_codes": self.max_codes, "seed": self.seed}
+
+    def fitted_arrays(self):
+        """sklearn's fitted attributes (those ending in "_"), as arrays."""
+        return {k: np.asarray(v) for k, v in vars(self.mixture).items() if k.endswith("_") and not k.startswith("_")}
+
+    def set_fitted(self, arrays):
+        for k, v in arrays.items():
+            setattr(self.mixture, k, v if v.ndim else v.item())
+        return self

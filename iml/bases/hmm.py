@@ -611,3 +611,23 @@ class GaussianHMMBase(BaseDistribution):
     def _log_std_sum(self):
         """Σ log std: a code's log-density is its standardised code's minus this (the Jacobian)."""
         return float(np.log(self.code_std_).sum())
+
+    # -- storage (iml.bases.save_base / load_base) -------------------------------------------
+
+    def settings(self):
+        return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
+                "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
+                "seed": self.seed}
+
+    def fitted_arrays(self):
+        return {**vars(self.params_), **{f"start_{k}": v for k, v in vars(self.initial_params_).items()},
+                "code_mean": self.code_mean_, "code_std": self.code_std_,
+                "loglik_history": self.loglik_history_, "converged": np.array(self.converged_)}
+
+    def set_fitted(self, arrays):
+        names = ("startprob", "transmat", "means", "variances")
+        self.params_ = HMMParams(*(arrays[k] for k in names))
+        self.initial_params_ = HMMParams(*(arrays[f"start_{k}"] for k in names))
+        self.code_mean_, self.code_std_ = arrays["code_mean"], arrays["code_std"]
+        self.loglik_history_, self.converged_ = arrays["loglik_history"], bool(arrays["converged"])
+        return self

@@ -5,6 +5,8 @@ and other sample rates are repaired (mixed down, resampled) and the repair is re
 """
 
 import logging
+import os
+import struct
 from math import gcd
 
 import numpy as np
@@ -17,17 +19,45 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
 SILENCE_PEAK = 1e-4  # peak amplitude (full scale 1) below which a recording counts as silent
+FILE_RATES = (1000, 768_000)  # sample rates (Hz) believed; outside, the header is broken, not the audio
 
 
 class AudioFormatError(ValueError):
     pass
 
 
+def check_wav_length(path):
+    """Refuse a RIFF WAV whose header promises more audio than the file holds (cut short):
+    libsndfile would silently read what is there."""
+    with open(path, "rb") as f:
+        head, size = f.read(12), os.fstat(f.fileno()).st_size
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:] != b"WAVE":
+            return  # not a WAV: libsndfile checks its own formats
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk, length = struct.unpack("<4sI", f.read(8))
+            if chunk == b"data":
+                held = size - pos - 8
+                if length not in (0, 0xFFFFFFFF) and length > held:  # 0, 0xFFFFFFFF: streamed / RF64
+                    raise AudioFormatError(f"{path}: cut short: the WAV header promises {length} bytes of audio "
+                                           f"but the file holds {held}")
+                return
+            pos += 8 + length + (length & 1)
+
+
 def read_audio(path, rate=SAMPLE_RATE):
     """A mono float32 waveform at `rate`, and the list of repairs made (mix-down, resampling)."""
     try:
+        check_wav_length(path)
+        file_rate = soundfile.info(str(path)).samplerate
+        if not FILE_RATES[0] <= file_rate <= FILE_RATES[1]:  # checked before resampling blows it up
+            raise AudioFormatError(f"{path}: the header claims a sample rate of {file_rate} Hz, outside "
+                                   f"{FILE_RATES[0]}..{FILE_RATES[1]} Hz")
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as err:
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as err:
+        if isinstance(err, AudioFormatError):
+            raise
         raise AudioFormatError(f"{path}: not a readable audio file ({err})") from err
     repairs = []
     if data.shape[1] > 1:

@@ -10,7 +10,8 @@ Per image:
     for unreadable files and libjpeg may hand back a partially decoded (grey-filled) image
     for a truncated JPEG, while Pillow raises "image file is truncated". (`Image.verify()` is
     no check for JPEGs: it passes a file cut in half.) Unreadable, truncated or non-image
-    files are skipped, counted and named in skipped.txt; they never stop the run.
+    files, images smaller than MIN_SIDE and pixels wider than 16 bits are skipped, counted and
+    named in skipped.txt; they never stop the run. 16-bit grey images are scaled to 8 bits.
   * faces found with OpenCV's Haar cascade (haarcascade_frontalface_default.xml) on the
     histogram-equalised grey image, searching faces no smaller than min_face (0.3) of the
     shorter side (aligned CelebA faces are about 0.5-0.65 of it; 0.3 instead of 0.2 halves the
@@ -68,6 +69,7 @@ IMAGES_ZIP = {"name": "img_align_celeba.zip", "drive_id": "0B7EVK8r0v71pZjFTYXZW
               "md5": "00d2c5bc6d35e252742224ab0c1e8fcb"}
 PARTITION_TXT = {"name": "list_eval_partition.txt", "drive_id": "0B7EVK8r0v71pY0NSMzRuSXJEVkk",
                  "md5": "d32c9cbf5e040fd4025c592c306e6668"}
+MIN_SIDE = 24  # pixels: the Haar cascade's window; a smaller image holds no detectable face
 CSV_FIELDS = ["name", "split", "row", "x0", "y0", "x1", "y1", "found", "n_faces", "width", "height"]
 
 
@@ -115,6 +117,13 @@ def missing_source_message(source, partition_file=None):
     return " ".join(lines)
 
 
+def missing_partition_message(path):
+    return (f"partition file not found at {path}. Download {PARTITION_TXT['name']} (MD5 {PARTITION_TXT['md5']}) "
+            f"from the CelebA site {CELEBA_SITE} -> its Google Drive folder {CELEBA_DRIVE} (Eval/{PARTITION_TXT['name']}; "
+            f"file link https://drive.google.com/file/d/{PARTITION_TXT['drive_id']}/view) and put it at exactly {path}, "
+            "or pass no partition file for a seeded split.")
+
+
 def _is_image_name(name):
     return name.lower().endswith(IMAGE_SUFFIXES)
 
@@ -157,11 +166,7 @@ def read_partition(path):
     """{file name: split} from list_eval_partition.txt, refusing malformed lines by number."""
     path = Path(path)
     if not path.is_file():
-        raise CelebAMissingError(
-            f"partition file not found at {path}. Download {PARTITION_TXT['name']} (MD5 {PARTITION_TXT['md5']}) "
-            f"from the CelebA site {CELEBA_SITE} -> its Google Drive folder {CELEBA_DRIVE} (Eval/{PARTITION_TXT['name']}; "
-            f"file link https://drive.google.com/file/d/{PARTITION_TXT['drive_id']}/view) and put it at exactly {path}, "
-            "or pass no partition file for a seeded split.")
+        raise CelebAMissingError(missing_partition_message(path))
     partition = {}
     for number, line in enumerate(path.read_text().splitlines(), 1):
         fields = line.split()
@@ -250,9 +255,22 @@ def decode_image(data, name="<bytes>"):
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes every byte: truncation raises OSError here
+            if image.mode.startswith("I") or image.mode == "F":  # 16-bit or wider: convert("RGB") would clip at 255
+                return _high_depth_to_rgb(image, name)
             return np.asarray(image.convert("RGB"))
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise CelebAFormatError(f"{name}: not a readable image ({type(err).__name__}: {err})") from err
+
+
+def _high_depth_to_rgb(image, name):
+    """16-bit grey (Pillow modes I;16*, or I holding 0..65535) scaled to 8 bits; other integer
+    or float pixels have no known full scale and are refused."""
+    pixels = np.asarray(image).astype(np.int64) if image.mode != "F" else None
+    if pixels is None or pixels.min() < 0 or pixels.max() > 65535:
+        raise CelebAFormatError(f"{name}: {image.mode} pixels wider than 16 bits or floating point: "
+                                "no 8-bit scale is known for them")
+    grey = ((pixels + 128) // 257).astype(np.uint8)  # 65535 -> 255, rounded
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def detect_largest_face(gray, classifier, settings):
@@ -332,6 +350,9 @@ class _Job:
         except (CelebAFormatError, OSError, zipfile.BadZipFile, EOFError) as err:
             reason = str(err).removeprefix(f"{name}: ")
             return name, None, {"reason": reason}
+        if min(image.shape[:2]) < MIN_SIDE:
+            return name, None, {"reason": f"{image.shape[1]}x{image.shape[0]} pixels, smaller than the "
+                                          f"{MIN_SIDE}-pixel side a face is searched for at"}
         gray = _cv2().cvtColor(image, _cv2().COLOR_RGB2GRAY)
         face, n_faces = detect_largest_face(gray, self._classifier(), self.settings)
         box = crop_box(image.shape, face, self.settings)
@@ -379,13 +400,16 @@ def _results(job, items, ex, workers):
 def _shrink(path, rows, shape):
     """Rewrite the .npy at `path` holding only its first `rows` rows (in bounded chunks)."""
     full = np.load(path, mmap_mode="r")
-    tmp = path.with_name(path.name + ".shrink")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, *shape))
-    for start in range(0, rows, 4096):
-        out[start : start + 4096] = full[start : min(rows, start + 4096)]
-    out.flush()
-    del out, full
-    tmp.replace(path)
+    tmp = path.with_name(path.name + ".shrink")  # a leftover of a killed run goes with its .part (iml.io)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, *shape))
+        for start in range(0, rows, 4096):
+            out[start : start + 4096] = full[start : min(rows, start + 4096)]
+        out.flush()
+        del out, full
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_split(path, job, items, ex, workers, split, size, on_no_face, log_every, on_result):

@@ -67,7 +67,15 @@ def load_pair(images_path, labels_path):
         raise MNISTFormatError(
             f"{labels_path}: {labels.shape[0]} labels for {len(images)} images in {images_path}"
         )
+    bad = labels > 9
+    if bad.any():
+        raise MNISTFormatError(f"{labels_path}: {int(bad.sum())} labels outside 0..9 (first {int(labels[bad][0])} "
+                               f"at index {int(np.flatnonzero(bad)[0])})")
     return images.reshape(len(images), 784), labels
+
+
+# images in the official files: what a config's split sizes are checked against before any download
+OFFICIAL_COUNTS = {"train": 60000, "test": 10000}
 
 
 def _take(sizes, name, available):
@@ -77,6 +85,26 @@ def _take(sizes, name, available):
     if size > available:
         raise ValueError(f"data split '{name}' asks for {size} images but only {available} remain")
     return size
+
+
+def split_counts(pool, sizes, n_train_file=OFFICIAL_COUNTS["train"], n_test_file=OFFICIAL_COUNTS["test"]):
+    """{split: count} of each split cut from the files' images (a size of None takes what
+    remains, in the order the splits are cut); an empty split is refused."""
+    if pool == "full":
+        n_val = _take(sizes, "validation", n_train_file)
+        counts = {"validation": n_val, "train": _take(sizes, "train", n_train_file - n_val),
+                  "test": _take(sizes, "test", n_test_file)}
+    elif pool == "test_only":
+        n_test = _take(sizes, "test", n_test_file)
+        n_val = _take(sizes, "validation", n_test_file - n_test)
+        counts = {"test": n_test, "validation": n_val, "train": _take(sizes, "train", n_test_file - n_test - n_val)}
+    else:
+        raise ValueError(f"unknown MNIST pool {pool!r} (expected 'full' or 'test_only')")
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        raise ValueError(f"sizes {sizes} with pool {pool!r} leave the {' and '.join(empty)} split empty "
+                         f"(a size of null takes all that remains); give explicit sizes")
+    return counts
 
 
 def make_splits(files, pool, sizes, seed):
@@ -92,29 +120,24 @@ def make_splits(files, pool, sizes, seed):
         train_x, train_y = load_pair(
             files["train-images-idx3-ubyte.gz"], files["train-labels-idx1-ubyte.gz"]
         )
+        n = split_counts(pool, sizes, len(train_x), len(test_x))
         order = rng.permutation(len(train_x))
-        n_val = _take(sizes, "validation", len(order))
-        n_train = _take(sizes, "train", len(order) - n_val)
-        test_order = rng.permutation(len(test_x))[: _take(sizes, "test", len(test_x))]
+        test_order = rng.permutation(len(test_x))[: n["test"]]
         parts = {
-            "validation": (train_x, train_y, order[:n_val]),
-            "train": (train_x, train_y, order[n_val : n_val + n_train]),
+            "validation": (train_x, train_y, order[: n["validation"]]),
+            "train": (train_x, train_y, order[n["validation"] : n["validation"] + n["train"]]),
             "test": (test_x, test_y, np.sort(test_order)),
         }
         description = "official split: train/validation from the 60000 training images, test from the 10000 test images"
-    elif pool == "test_only":
+    else:
+        n = split_counts(pool, sizes, 0, len(test_x))
         order = rng.permutation(len(test_x))
-        n_test = _take(sizes, "test", len(order))
-        n_val = _take(sizes, "validation", len(order) - n_test)
-        n_train = _take(sizes, "train", len(order) - n_test - n_val)
         parts = {
-            "test": (test_x, test_y, order[:n_test]),
-            "validation": (test_x, test_y, order[n_test : n_test + n_val]),
-            "train": (test_x, test_y, order[n_test + n_val : n_test + n_val + n_train]),
+            "test": (test_x, test_y, order[: n["test"]]),
+            "validation": (test_x, test_y, order[n["test"] : n["test"] + n["validation"]]),
+            "train": (test_x, test_y, order[n["test"] + n["validation"] : n["test"] + n["validation"] + n["train"]]),
         }
         description = "offline split: train, validation and test all carved (disjoint) from the 10000 MNIST test images"
-    else:
-        raise ValueError(f"unknown MNIST pool {pool!r} (expected 'full' or 'test_only')")
     arrays = {}
     for name, (x, y, idx) in parts.items():
         arrays[f"x_{name}"], arrays[f"y_{name}"] = x[idx], y[idx].astype(np.int64)

@@ -4,6 +4,8 @@ A model offers decode(h); make_optimizers(train settings) and train_step(batch, 
 for the shared training loop; and encode(x) where it has an encoder.
 """
 
+import pickle
+
 import torch
 
 from iml.io import atomic_path
@@ -35,7 +37,10 @@ def save_model(path, model, algorithm, latent_dim, data_dim, settings):
 
 
 def load_model(path, device="cpu"):
-    saved = torch.load(path, map_location=device, weights_only=False)
+    try:  # weights_only: a planted file cannot run code while it is read
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path}: not a model written by save_model ({err})") from err
     model = build_model(saved["algorithm"], saved["latent_dim"], saved["data_dim"], saved["settings"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval()
