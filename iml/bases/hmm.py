@@ -362,7 +362,8 @@ class _Counts:
         f64 = dict(dtype=torch.float64, device=device)
         self.first, self.dim = first, dim
         self.start, self.xi_sum = torch.zeros(n_states, **f64), torch.zeros(n_states, n_states, **f64)
-        self.moments = torch.zeros(n_states, 2 * dim + 1, **f64)  # [Σ γ z², Σ γ z, Σ γ]
+        # [Σ γ z², Σ γ z, Σ γ] by state, stored transposed: features.T @ γ is the faster product
+        self.moments = torch.zeros(2 * dim + 1, n_states, **f64)
         self.gamma = torch.empty(max_rows, n_states, **f64)
 
     def add_posteriors(self, alpha, beta, features, first_row, norm):
@@ -372,20 +373,24 @@ class _Counts:
         g = torch.mul(alpha, beta, out=self.gamma[:len(alpha)])  # cast to float64 as written
         total = g.sum(1, keepdim=True)
         norm.copy_(total)
-        self.moments.addmm_(g.T, features / total)  # dividing the narrower factor
+        self.moments.addmm_((features / total).T, g)  # dividing the narrower factor
         if first_row < self.first:  # rows of step 0
             k = self.first - first_row
             self.start += (g[:k] / total[:k]).sum(0)
         return norm
 
     def add_transitions(self, alpha_before, w):
-        self.xi_sum += (alpha_before.T @ w).double()
+        if w.dtype == torch.float64:
+            self.xi_sum.addmm_(alpha_before.T, w)
+        else:
+            self.xi_sum += (alpha_before.T @ w).double()
 
     def stats(self, transmat):
         numpy, d = (lambda x: x.cpu().numpy()), self.dim
+        moments = self.moments.T
         return SufficientStats(start=numpy(self.start), trans=numpy(transmat.double() * self.xi_sum),
-                               post=numpy(self.moments[:, -1]), obs=numpy(self.moments[:, d:2 * d]),
-                               obs2=numpy(self.moments[:, :d]))
+                               post=numpy(moments[:, -1]), obs=numpy(moments[:, d:2 * d]),
+                               obs2=numpy(moments[:, :d]))
 
 
 # ---------------------------------------------------------------------------------------------
