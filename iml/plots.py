@@ -17,7 +17,7 @@ def _save(fig, paths):
 
 def loss_curve(history, paths, title="training loss"):
     epochs = [row["epoch"] for row in history]
-    names = [key for key in history[-1] if key not in ("epoch", "seconds")]
+    names = [key for key in dict.fromkeys(k for row in history for k in row) if key not in ("epoch", "seconds")]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name in names:
         ax.plot(epochs, [row.get(name, np.nan) for row in history], marker="o", ms=3, label=name)

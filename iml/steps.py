@@ -79,7 +79,8 @@ def train_model(data_dir, algorithm, latent_dim, settings, seed, device, model_p
     history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
                     pixel_range=pixel_range(data_dir))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[-1]), lineterminator="\n")
+    columns = list(dict.fromkeys(key for row in history for key in row))  # an epoch may lack a loss (WGAN warm-up)
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     save_text(loss_csv, buf.getvalue())
