@@ -228,5 +228,17 @@ def base_settings(wildcards):
     return {**config["bases"][base_name(wildcards)], **overrides}
 
 
+def base_notes(dataset):
+    """How each GMM base was fitted, for the table captions: {algorithm: words}."""
+    notes = {}
+    for a in config[dataset]["algorithms"]:
+        algorithm = config["algorithms"][a]
+        if algorithm["base"] == "gmm":
+            s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
+            codes = s["max_codes"] or "all"
+            notes[a] = f"{s['n_components']}-component {s['covariance_type']} GMM fitted on {codes} training codes"
+    return notes
+
+
 def res(group, key, default=None):
     return config["resources"][group].get(key, default)
