@@ -96,8 +96,7 @@ def base_notes(runs):
     for run in runs:
         base = run["base"] or {}
         if base.get("base") == "gmm":
-            notes[run["algorithm"]] = (f"{base['n_components']}-component {base['covariance_type']} GMM fitted on "
-                                       f"{base['max_codes'] or 'all'} training codes")
+            notes[run["algorithm"]] = tables.gmm_note(base["n_components"], base["covariance_type"], base["max_codes"])
     return notes
 
 

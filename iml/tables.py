@@ -35,6 +35,11 @@ def kde_settings(runs):
     return first
 
 
+def gmm_note(n_components, covariance_type, max_codes):
+    """How a GMM base was fitted, in the captions' words."""
+    return f"{n_components}-component {covariance_type} GMM fitted on {max_codes or 'all'} training codes"
+
+
 def run_name(run):
     return f"{run['algorithm']}/K{run['K']}/seed{run['seed']}"
 

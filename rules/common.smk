@@ -230,13 +230,14 @@ def base_settings(wildcards):
 
 def base_notes(dataset):
     """How each GMM base was fitted, for the table captions: {algorithm: words}."""
+    from iml.tables import gmm_note
+
     notes = {}
     for a in config[dataset]["algorithms"]:
         algorithm = config["algorithms"][a]
         if algorithm["base"] == "gmm":
             s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
-            codes = s["max_codes"] or "all"
-            notes[a] = f"{s['n_components']}-component {s['covariance_type']} GMM fitted on {codes} training codes"
+            notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
     return notes
 
 
