@@ -1,5 +1,7 @@
 """Figures: each saved as the file named (PNG or PDF by suffix), atomically."""
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,7 +19,7 @@ def _save(fig, paths):
 
 def loss_curve(history, paths, title="training loss"):
     epochs = [row["epoch"] for row in history]
-    names = [key for key in history[-1] if key not in ("epoch", "seconds")]
+    names = [key for key in dict.fromkeys(k for row in history for k in row) if key not in ("epoch", "seconds")]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name in names:
         ax.plot(epochs, [row.get(name, np.nan) for row in history], marker="o", ms=3, label=name)
@@ -52,12 +54,13 @@ def image_grid(images, paths, ncols=10, title=None):
     _save(fig, paths)
 
 
-def kde_vs_k(summary, paths, split_note=""):
-    """Fig. 3 left: KDE score against K, one curve per algorithm, the spread over seeds as a band;
-    one panel per convention."""
-    panels = [("paper", "paper convention (σ = 0.2, log-sum of 1000)"),
-              ("standard", "standard convention (log-mean, σ on validation)")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+def kde_vs_k(summary, paths, settings, split_note=""):
+    """Fig. 3 left: KDE score against K, one curve per algorithm, a band of ± the spread (std over
+    seeds; with one seed, the run's own spread); one panel per convention. settings: the
+    conventions in words (tables.describe)."""
+    panels = [("paper", f"paper convention: {settings['paper']}"),
+              ("standard", f"standard convention: {settings['standard']}")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, (conv, title) in zip(axes, panels):
         for algorithm in sorted({row["algorithm"] for row in summary}):
             rows = sorted((r for r in summary if r["algorithm"] == algorithm), key=lambda r: r["K"])
@@ -66,26 +69,35 @@ def kde_vs_k(summary, paths, split_note=""):
             spread = np.array([r[f"kde_{conv}_spread"] for r in rows])
             ax.plot(k, mean, marker="o", label=algorithm.upper())
             ax.fill_between(k, mean - spread, mean + spread, alpha=0.25)
-        ax.set(xlabel="latent dimension K", ylabel="KDE log-likelihood (nats)", title=title)
+        bands = " or ".join(sorted({r[f"kde_{conv}_spread_is"] for r in summary}))
+        ax.set(xlabel="latent dimension K", ylabel="KDE log-likelihood (nats)")
+        ax.set_title(textwrap.fill(f"{title}; mean over {settings['seeds']}, band: ± {bands}", 80), fontsize=7)
         ax.grid(alpha=0.3)
         ax.legend()
     if split_note:
-        fig.suptitle(split_note, fontsize=8, y=-0.02)
-    fig.tight_layout()
+        fig.suptitle(split_note, fontsize=7, y=0.01, va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     _save(fig, paths)
 
 
 def likelihood_scatter(runs, paths):
     """Fig. 3 right: exact implicit-model log-likelihood (Eq. 6) against the base log-likelihood
-    on test images, one colour per K, with each correlation in the legend."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for run in runs:
-        ax.scatter(run["base"], run["exact"], s=4, alpha=0.5,
-                   label=f"K={run['K']} seed {run['seed']}: r = {run['pearson_r']:.3f}")
-    ax.set(xlabel="base log-likelihood log p(f⁻¹(x))", ylabel="exact log-likelihood (Eq. 6)",
-           title="IML on MNIST test images")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, markerscale=3)
+    on test images, with the output sigmoid's Jacobian term (left) and without it (right, the
+    authors' code); one colour per run, each correlation in the legend."""
+    from scipy import stats
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, (key, title) in zip(axes, [("exact", "with the output sigmoid's term"),
+                                       ("exact_without_sigmoid", "without it (the authors' code)")]):
+        for run in runs:
+            r = stats.pearsonr(run[key], run["base"])[0]
+            ax.scatter(run["base"], run[key], s=4, alpha=0.5, label=f"{run['algorithm']} K={run['K']} seed {run['seed']}: r = {r:.3f}")
+        ax.set(xlabel="base log-likelihood log p(f⁻¹(x))", ylabel="exact log-likelihood (Eq. 6)",
+               title=f"IML on test images: exact {title}")
+        ax.title.set_fontsize(8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, markerscale=3)
+    fig.tight_layout()
     _save(fig, paths)
 
 

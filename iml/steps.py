@@ -80,7 +80,8 @@ def train_model(data_dir, algorithm, latent_dim, settings, seed, device, model_p
                     pixel_range=pixel_range(data_dir),
                     model_settings={"algorithm": algorithm, "K": latent_dim, **settings["model"]})
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[-1]), lineterminator="\n")
+    columns = list(dict.fromkeys(key for row in history for key in row))  # an epoch may lack a loss (WGAN warm-up)
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     save_text(loss_csv, buf.getvalue())
@@ -143,35 +144,38 @@ def kde_scores(data_dir, samples_path, settings, out_path):
 
 
 def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
-    """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x)."""
+    """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x), with
+    and without the output sigmoid's Jacobian term (which the authors' code drops)."""
     model, base = load_model(model_path).double(), load_base(base_path)
-    x = load_split(data_dir, "test", n_test)
+    x = torch.as_tensor(load_split(data_dir, "test", n_test), dtype=torch.float64)
     with torch.no_grad():
-        codes, log_volume = model.log_volume(torch.as_tensor(x, dtype=torch.float64))
+        codes, log_volume = model.log_volume(x)
+        _, log_volume_no_sigmoid = model.log_volume(x, output_sigmoid=False)
     base_ll = base.score(codes.numpy())
-    exact = base_ll + log_volume.numpy()
-    r, _ = stats.pearsonr(exact, base_ll)
-    rho, _ = stats.spearmanr(exact, base_ll)
-    save_npz(arrays_path, exact=exact, base=base_ll)
-    summary = {"pearson_r": float(r), "spearman_rho": float(rho), "n_test": len(x),
-               "exact_mean": float(exact.mean()), "base_mean": float(base_ll.mean()),
-               "output_sigmoid_term": "included"}
-    log.info("exact vs base log-likelihood: Pearson r = %.3f, Spearman ρ = %.3f", r, rho)
+    exact, exact_no_sigmoid = base_ll + log_volume.numpy(), base_ll + log_volume_no_sigmoid.numpy()
+    save_npz(arrays_path, exact=exact, exact_without_sigmoid=exact_no_sigmoid, base=base_ll)
+    summary = {"n_test": len(x), "base_mean": float(base_ll.mean()),
+               "output_sigmoid_term_mean": float((exact - exact_no_sigmoid).mean())}
+    for suffix, values in (("", exact), ("_without_sigmoid", exact_no_sigmoid)):
+        summary.update({f"pearson_r{suffix}": float(stats.pearsonr(values, base_ll)[0]),
+                        f"spearman_rho{suffix}": float(stats.spearmanr(values, base_ll)[0]),
+                        f"exact_mean{suffix}": float(values.mean())})
+    log.info("exact vs base log-likelihood: Pearson r = %.3f with the output sigmoid's term, %.3f without "
+             "(the term averages %.1f nats)", summary["pearson_r"], summary["pearson_r_without_sigmoid"],
+             summary["output_sigmoid_term_mean"])
     save_json(summary_path, summary)
 
 
-def make_tables(dataset, runs, by_k_paths, table1_paths):
-    """runs: dicts of algorithm, K, seed, kde (loaded kde.json), pearson_r."""
-    split = runs[0]["kde"]["split"]
-    split_note = f"{split['description']} ({', '.join(f'{k} {v}' for k, v in split['counts'].items())})"
-    summary = tables.summarise_by_k(runs)
-    tables.write_table(summary, f"{dataset.upper()} KDE score by latent dimension K. Data: {split_note}.",
-                       *by_k_paths)
-    best = tables.best_over_k(summary, dataset)
-    tables.write_table(best, f"Table 1 ({dataset.upper()}): best KDE score over K, mean and spread over "
-                       f"seeds; paper convention (σ = 0.2, log-sum of 1000 samples) beside the paper's "
-                       f"number, and the standard convention (log-mean, σ chosen on validation). "
-                       f"Data: {split_note}.", *table1_paths)
+def make_tables(dataset, runs, by_k_paths, table1_paths, base_notes=None):
+    """runs: dicts of algorithm, K, seed, kde (loaded kde.json), likelihood (likelihood.json or None).
+    base_notes: {algorithm: how its base was fitted}, named in the captions."""
+    summary, settings = tables.summarise_by_k(runs), tables.kde_settings(runs)
+    best = tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings))
+    by_k_caption, table1_caption = tables.captions(dataset, runs, summary, best, base_notes)
+    tables.write_table(summary, by_k_caption, *by_k_paths, headers=tables.by_k_headers(summary, settings))
+    tables.write_table(best, table1_caption, *table1_paths, headers=tables.table1_headers(best, settings))
+    log.info("ranking, paper convention (K on test): %s; standard convention (K on validation): %s",
+             tables.ranking(best, "kde_paper"), tables.ranking(best, "kde_standard"))
 
 
 def run_key(run):
@@ -179,25 +183,20 @@ def run_key(run):
 
 
 def load_runs(run_keys, kde_paths, likelihood_paths):
-    """Per-run results: each run's kde.json, and its exact-vs-base correlation where
-    `likelihood_paths` (run_key -> likelihood.json) has one."""
+    """Per-run results: each run's kde.json, and its likelihood.json where `likelihood_paths`
+    (run_key -> likelihood.json) has one."""
     runs = []
     for key, path in zip(run_keys, kde_paths):
         lik = likelihood_paths.get(run_key(key))
-        runs.append({**key, "kde": load_json(path), "pearson_r": load_json(lik)["pearson_r"] if lik else None})
+        runs.append({**key, "kde": load_json(path), "likelihood": load_json(lik) if lik else None})
     return runs
 
 
 def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths):
-    split = runs[0]["kde"]["split"]
-    plots.kde_vs_k(tables.summarise_by_k(runs), kde_vs_k_paths,
-                   split_note=f"{dataset.upper()}: {split['description']}")
-    scatter = []
-    for key, path in likelihood_arrays:
-        arrays = load_npz(path)
-        r = stats.pearsonr(arrays["exact"], arrays["base"])[0]
-        scatter.append({**key, **arrays, "pearson_r": r})
-    plots.likelihood_scatter(scatter, scatter_paths)
+    summary = tables.summarise_by_k(runs)
+    d = tables.describe(tables.kde_settings(runs), {r["seed"] for r in runs})
+    plots.kde_vs_k(summary, kde_vs_k_paths, d, split_note=f"{dataset.upper()}: {d['data']}")
+    plots.likelihood_scatter([{**key, **load_npz(path)} for key, path in likelihood_arrays], scatter_paths)
 
 
 def figure_toy2d(settings, figure_paths, summary_path):

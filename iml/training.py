@@ -163,6 +163,8 @@ def train(model, data, settings, checkpoint_path, device=None, pixel_range=(0.0,
                 for name, loss in model.train_step(batch, optimizers).items():
                     totals[name] = totals.get(name, 0) + loss * len(batch)
                     counts[name] = counts.get(name, 0) + len(batch)
+            if hasattr(model, "end_epoch"):  # a model whose step schedule follows epochs (WGAN)
+                model.end_epoch(optimizers, batch_size, device)
         except torch.linalg.LinAlgError as err:  # NaN weights break the pseudo-inverse first
             raise TrainingDiverged(f"training diverged in epoch {epoch + 1} ({err}); lower the learning rate") from err
         losses = {name: float(total) / counts[name] for name, total in totals.items()}  # one sync per epoch

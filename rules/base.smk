@@ -1,7 +1,7 @@
 rule fit_base:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
-        model=f"{RUN}/model.pt",
+        model=model_file,
     output:
         base=f"{RUN}/base.npz",
     log:

@@ -84,7 +84,7 @@ DL = config["data"]["download_dir"]
 RUN = f"{R}/{{dataset}}/{{algorithm}}/K{{k}}/seed{{seed}}"
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
-INVERTIBLE = {"iml"}  # algorithms whose exact likelihood (Eq. 6) is computed
+INVERTIBLE = {"iml"}  # models whose exact likelihood (Eq. 6) is computed
 
 
 wildcard_constraints:
@@ -117,12 +117,22 @@ def run_files(dataset, name, only=None):
     return [
         f"{R}/{dataset}/{r['algorithm']}/K{r['K']}/seed{r['seed']}/{name}"
         for r in runs(dataset)
-        if only is None or r["algorithm"] in only
+        if only is None or trained_as(r["algorithm"]) in only
     ]
 
 
 def likelihood_runs(dataset):
-    return [r for r in runs(dataset) if r["algorithm"] in INVERTIBLE]
+    return [r for r in runs(dataset) if trained_as(r["algorithm"]) in INVERTIBLE]
+
+
+def trained_as(algorithm):
+    """The algorithm whose trained model this one uses: a variant such as iml_allcodes (another
+    base fit) names it in model_of and shares its model.pt."""
+    return config["algorithms"][algorithm].get("model_of", algorithm)
+
+
+def model_file(wildcards):
+    return f"{R}/{wildcards.dataset}/{trained_as(wildcards.algorithm)}/K{wildcards.k}/seed{wildcards.seed}/model.pt"
 
 
 def table_files(dataset):
@@ -252,6 +262,19 @@ def base_name(wildcards):
 def base_settings(wildcards):
     overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
     return {**config["bases"][base_name(wildcards)], **overrides}
+
+
+def base_notes(dataset):
+    """How each GMM base was fitted, for the table captions: {algorithm: words}."""
+    from iml.tables import gmm_note
+
+    notes = {}
+    for a in config[dataset]["algorithms"]:
+        algorithm = config["algorithms"][a]
+        if algorithm["base"] == "gmm":
+            s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
+            notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
+    return notes
 
 
 def res(group, key, default=None):

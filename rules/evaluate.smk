@@ -1,6 +1,6 @@
 rule sample:
     input:
-        model=f"{RUN}/model.pt",
+        model=model_file,
         base=f"{RUN}/base.npz",
     output:
         samples=f"{RUN}/samples.npz",
@@ -47,7 +47,7 @@ rule kde:
 rule exact_likelihood:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
-        model=f"{RUN}/model.pt",
+        model=model_file,
         base=f"{RUN}/base.npz",
     output:
         arrays=f"{RUN}/likelihood.npz",

@@ -30,6 +30,7 @@ rule make_tables:
     params:
         runs=lambda w: runs(w.dataset),
         likelihood_runs=lambda w: likelihood_runs(w.dataset),
+        base_notes=lambda w: base_notes(w.dataset),
     script:
         "../workflow_scripts/make_tables.py"
 

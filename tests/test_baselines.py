@@ -14,6 +14,9 @@ MODELS = {
     "wgan": ({"hidden": 100, "disc_hidden": 50, "n_critic": 2}, {"lr": 2e-4, "betas": [0.5, 0.999]}),
     "wgan-gp": ({"hidden": 100, "disc_hidden": 50, "n_critic": 2, "gradient_penalty": 10.0},
                 {"lr": 2e-4, "betas": [0.5, 0.999]}),
+    # the WGAN authors' RMSprop and critic warm-up, the warm-up shortened to fit these few batches
+    "wgan-rmsprop": ({"hidden": 100, "disc_hidden": 50, "optimizer": "rmsprop", "n_critic": 2, "n_critic_warmup": 5,
+                      "warmup_generator_steps": 3, "warmup_every": 4}, {"lr": 5e-5}),
 }
 
 
@@ -87,3 +90,33 @@ def test_vae_encoder_gives_posterior_means(mnist_test_images):
     codes = model.encode(x)
     assert codes.shape == (10, 8) and torch.isfinite(codes).all()
     torch.testing.assert_close(codes, model.posterior(x)[0])
+
+
+def authors_schedule(n_batches, epochs, n_critic, warmup, first, every):
+    """The WGAN authors' training loop (their main.py), counting only: the total number of
+    critic steps done when each generator step is taken."""
+    critic_steps, gen_iterations, taken = 0, 0, []
+    for _ in range(epochs):
+        i = 0
+        while i < n_batches:
+            d_iters = warmup if gen_iterations < first or gen_iterations % every == 0 else n_critic
+            j = 0
+            while j < d_iters and i < n_batches:
+                j, i, critic_steps = j + 1, i + 1, critic_steps + 1
+            taken.append(critic_steps)
+            gen_iterations += 1
+    return taken
+
+
+@pytest.mark.parametrize("epochs,n_batches", [(3, 7), (2, 13)])
+def test_wgan_critic_schedule_is_the_authors(epochs, n_batches, mnist_test_images, tmp_path, monkeypatch):
+    schedule = {"n_critic": 2, "n_critic_warmup": 5, "warmup_generator_steps": 3, "warmup_every": 4}
+    seed_everything(0)
+    model = build_model("wgan", 4, 784, {"hidden": 20, "disc_hidden": 10, "optimizer": "rmsprop", **schedule})
+    taken, step = [], model._generator_step
+    monkeypatch.setattr(model, "_generator_step", lambda *a: taken.append(int(model.critic_steps)) or step(*a))
+    train(model, mnist_test_images[: 10 * n_batches], {"epochs": epochs, "batch_size": 10, "seed": 0, "lr": 5e-5},
+          tmp_path / "c.pt", torch.device("cpu"))
+    expected = authors_schedule(n_batches, epochs, 2, 5, 3, 4)
+    assert taken == expected and int(model.generator_steps) == len(expected)
+    assert isinstance(model.make_optimizers({"lr": 5e-5})["critic"], torch.optim.RMSprop)

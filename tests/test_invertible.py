@@ -73,3 +73,20 @@ def test_log_volume_rectangular_is_sum_of_layer_terms():
         - 0.5 * torch.logdet(model.hidden_layer.weight.T @ model.hidden_layer.weight)
     )
     torch.testing.assert_close(log_v, expected)
+
+
+def test_output_sigmoid_term_can_be_left_out_as_the_authors_did(mnist_test_images):
+    """With the term: every layer's Jacobian; without: minus the output sigmoid's, which on MNIST
+    is -log σ'(σ⁻¹(x)) per pixel, its tail slope for the (many) pixels at 0 or 1."""
+    torch.manual_seed(0)
+    model = InvertiblePerceptron(5, hidden=50)
+    x = torch.as_tensor(mnist_test_images[:20], dtype=torch.float64)
+    h, with_term = model.log_volume(x)
+    h2, without = model.log_volume(x, output_sigmoid=False)
+    eps = 1e-4
+    inside = x.clamp(eps, 1 - eps)
+    expected = -torch.log(inside * (1 - inside)).sum(1)
+    torch.testing.assert_close(with_term - without, expected, rtol=1e-9, atol=1e-8)
+    torch.testing.assert_close(h, h2)
+    zeros = (x < eps).sum(1).double()
+    assert torch.corrcoef(torch.stack([with_term - without, zeros]))[0, 1] > 0.9  # it counts the dark pixels

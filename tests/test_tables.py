@@ -1,18 +1,30 @@
 import csv
 import itertools
+import json
 
 import numpy as np
 import pytest
 
-from iml import tables
+from iml import steps, tables
+from iml.data import mnist
+from iml.io import save_json, save_npz
+from tests.helpers import SHARED_DATA
+
+SPLIT = {"pool": "test_only", "description": "every split from the test images", "counts": {"test": 100}}
 
 
-def fake_run(algorithm, k, seed):
-    """A per-run result whose numbers are an arbitrary but known function of the run."""
+def fake_run(algorithm, k, seed, validation_best_k=40):
+    """A per-run result whose numbers are an arbitrary but known function of the run. The test
+    score peaks at K = 40, the standard convention's validation score at `validation_best_k`."""
     paper = 100 - abs(k - 40) + seed * (1 if algorithm == "iml" else -1)
-    return {"algorithm": algorithm, "K": k, "seed": seed, "pearson_r": 0.1 * seed + k / 1000,
-            "kde": {"paper": {"mean": paper, "std": 0.5},
-                    "standard": {"mean": paper / 2, "sem": 0.25, "sigma": 0.2}}}
+    validation = 50 - abs(k - validation_best_k)
+    return {"algorithm": algorithm, "K": k, "seed": seed,
+            "likelihood": {"pearson_r": 0.1 * seed + k / 1000, "pearson_r_without_sigmoid": 0.05 * seed},
+            "kde": {"split": SPLIT,
+                    "paper": {"mean": paper, "std": 0.5, "sigma": 0.2, "n_per_draw": 1000, "n_draws": 3,
+                              "n_test": 100},
+                    "standard": {"mean": paper / 2, "sem": 0.25, "sigma": 0.2, "n_samples": 3000, "n_test": 100,
+                                 "sigma_grid": [0.1, 0.2, 0.4], "validation_scores": [validation - 5, validation, 0]}}}
 
 
 @pytest.fixture
@@ -28,28 +40,83 @@ def test_summary_by_k(runs):
         values = [r["kde"]["paper"]["mean"] for r in group]
         assert row["kde_paper_mean"] == pytest.approx(np.mean(values))
         assert row["kde_paper_spread"] == pytest.approx(np.std(values, ddof=1))
-        assert row["exact_vs_base_r"] == pytest.approx(np.mean([r["pearson_r"] for r in group]))
+        assert row["kde_paper_spread_is"] == row["kde_standard_spread_is"] == "std over 3 seeds"
+        assert row["exact_vs_base_r"] == pytest.approx(np.mean([r["likelihood"]["pearson_r"] for r in group]))
+        assert row["exact_vs_base_r_no_sigmoid"] == pytest.approx(0.05)
+        assert row["kde_standard_validation"] == pytest.approx(50 - abs(row["K"] - 40))
         assert row["n_seeds"] == 3
 
 
-def test_single_seed_spread_falls_back_to_the_runs_own():
+def test_single_seed_spread_is_the_runs_own_and_says_so():
     summary = tables.summarise_by_k([fake_run("iml", 20, 0)])
     assert summary[0]["kde_paper_spread"] == 0.5 and summary[0]["kde_standard_spread"] == 0.25
+    assert summary[0]["kde_paper_spread_is"] == "std over 3 draws"
+    assert summary[0]["kde_standard_spread_is"] == "s.e. over 100 test images"
 
 
-def test_best_over_k_and_paper_numbers(runs):
+def test_paper_k_on_test_standard_k_on_validation():
+    runs = [fake_run(a, k, s, validation_best_k=60) for a, k, s in itertools.product(["iml", "vae"], [20, 40, 60],
+                                                                                     [0, 1])]
     best = {r["algorithm"]: r for r in tables.best_over_k(tables.summarise_by_k(runs), "mnist")}
-    assert best["iml"]["K_paper"] == 40 and best["iml"]["kde_paper"] == pytest.approx(101)
-    assert best["vae"]["kde_paper"] == pytest.approx(99)
+    assert best["iml"]["K_paper"] == 40 and best["iml"]["kde_paper"] == pytest.approx(100.5)
+    assert best["vae"]["kde_paper"] == pytest.approx(99.5)
     assert best["iml"]["paper_reported"] == 143 and best["vae"]["paper_reported"] == 132
+    # the standard column: K chosen where validation peaks (60), the test score reported there
+    assert best["iml"]["K_standard"] == 60 and best["iml"]["kde_standard"] == pytest.approx((80 + 81) / 2 / 2)
+    assert tables.ranking(list(best.values()), "kde_paper") == "iml > vae"
+
+
+def test_runs_scored_differently_cannot_share_a_table(runs):
+    runs[3]["kde"]["paper"]["sigma"] = 0.3
+    with pytest.raises(ValueError, match="iml/K40/seed0 was scored with other KDE settings"):
+        tables.summarise_by_k(runs)
 
 
 def test_written_formats(runs, tmp_path):
     summary = tables.summarise_by_k(runs)
+    settings = tables.kde_settings(runs)
     paths = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")]
-    tables.write_table(summary, "caption with split", *paths)
+    tables.write_table(summary, "caption with split", *paths, headers=tables.by_k_headers(summary, settings))
     rows = list(csv.DictReader(paths[0].open()))
     assert len(rows) == 6 and float(rows[1]["kde_paper_mean"]) == pytest.approx(summary[1]["kde_paper_mean"])
     md = paths[1].read_text()
-    assert "caption with split" in md and md.count("\n| iml |") == 3
-    assert r"\begin{tabular}" in paths[2].read_text() and r"kde\_paper\_mean" in paths[2].read_text()
+    assert "caption with split" in md and md.count("\n| iml |") == 3 and "| ± std over 3 seeds |" in md
+    assert r"\begin{tabular}" in paths[2].read_text() and "without it, the authors' code" in paths[2].read_text()
+
+
+@pytest.fixture(scope="module")
+def small_mnist_dir(tmp_path_factory, shared_data):
+    """Real MNIST test images split as the quick preset does, cut down to a few hundred."""
+    raw = {name: shared_data / "mnist" / name for name in mnist.POOL_FILES["test_only"]}
+    arrays, info = mnist.make_splits(raw, "test_only", {"train": 1000, "validation": 200, "test": 300}, 0)
+    data_dir = tmp_path_factory.mktemp("mnist")
+    save_npz(data_dir / "splits.npz", **arrays)
+    save_json(data_dir / "splits.json", info)
+    return data_dir
+
+
+def test_captions_follow_the_settings_used(small_mnist_dir, tmp_path):
+    """σ 0.3 and draws of 200: the captions and headers say so, and nothing says 0.2 or 1000."""
+    samples = mnist.to_float(np.load(small_mnist_dir / "splits.npz")["x_train"])  # a memoriser as the model
+    save_npz(tmp_path / "samples.npz", samples=samples)
+    settings = {"block_rows": 128, "block_cols": 256, "paper": {"sigma": 0.3, "n_per_draw": 200, "n_draws": 4},
+                "standard": {"n_samples": 800, "sigma_grid": {"min": 0.1, "max": 0.5, "num": 3}}}
+    steps.kde_scores(small_mnist_dir, tmp_path / "samples.npz", settings, tmp_path / "kde.json")
+    kde = json.loads((tmp_path / "kde.json").read_text())
+    runs = [{"algorithm": "iml", "K": 5, "seed": 0, "kde": kde, "likelihood": None}]
+    out = [tmp_path / f"{name}.{ext}" for name in ("by_k", "table1") for ext in ("csv", "md", "tex")]
+    steps.make_tables("mnist", runs, out[:3], out[3:], base_notes={"iml": "GMM fitted on 3000 training codes"})
+    table1, by_k = out[4].read_text(), out[1].read_text()
+    left_out = "the paper's numbers left out (computed with σ = 0.2, log-sum of 1000)"
+    assert left_out in table1 and "| 143 |" not in table1  # σ 0.3 is not the paper's
+    tex = out[5].read_text()
+    for text in (table1.replace(left_out, ""), by_k, tex[: tex.index(r"\midrule")].replace(left_out, "")):
+        text = "\n".join(text.splitlines()[:3])  # the caption and the column headers
+        assert "σ = 0.3, log-sum over 200 generated samples per draw" in text and "4 disjoint draws" in text
+        assert "log-mean over 800 generated samples" in text and "3 log-spaced values in [0.1, 0.5]" in text
+        assert "0.2" not in text and "1000 " not in text and "seed 0" in text
+        assert "test 300, train 1000, validation 200" in text and "GMM fitted on 3000 training codes" in text
+    assert "K selected on the test set (the paper's protocol)" in table1
+    assert "K selected on the validation split" in table1
+    assert "| ± std over 4 draws |" in table1 and "| ± s.e. over 300 test images |" in table1
+    assert "log-sum of 200" in table1.splitlines()[2]  # the column header

@@ -225,27 +225,18 @@ class DCGANWGAN(WGAN):
     """The WGAN on CELEB-A: WGAN's training step (n_critic critic steps per generator step,
     weight clipping, or the gradient penalty when gradient_penalty > 0) with the DCGAN
     generator and critic (BatchNorm with clipping; layer norm with the penalty, see the
-    module docstring; `critic_norm` overrides). optimizer "rmsprop" gives the WGAN authors'
-    default (RMSprop, their lr 5e-5) instead of Adam."""
+    module docstring; `critic_norm` overrides). optimizer and the critic schedule as in WGAN."""
 
     def __init__(self, latent_dim=100, data_dim=DATA_DIM, width=128, clip=0.01, n_critic=5, gradient_penalty=0.0,
-                 critic_norm=None, optimizer="adam"):
+                 critic_norm=None, optimizer="adam", n_critic_warmup=None, warmup_generator_steps=25, warmup_every=500):
         nn.Module.__init__(self)  # WGAN.__init__ would build its MLPs
         _check_dims(latent_dim, data_dim, width)
-        if optimizer not in ("adam", "rmsprop"):
-            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
         self.latent_dim, self.data_dim, self.width = latent_dim, data_dim, width
-        self.clip, self.n_critic, self.gradient_penalty, self.optimizer = clip, n_critic, gradient_penalty, optimizer
+        self._set_schedule(clip, n_critic, gradient_penalty, optimizer, n_critic_warmup, warmup_generator_steps,
+                           warmup_every)
         self.critic_norm = critic_norm or ("layer" if gradient_penalty > 0 else "batch")
         if gradient_penalty > 0 and self.critic_norm == "batch":
             raise ValueError("the gradient penalty needs a critic without BatchNorm (critic_norm 'layer' or 'none')")
         self.generator = generator(latent_dim, width)
         self.critic = critic(width, self.critic_norm)
-        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # checkpointed
         self.apply(dcgan_init)
-
-    def make_optimizers(self, settings):
-        if self.optimizer == "adam":
-            return super().make_optimizers(settings)
-        return {"generator": torch.optim.RMSprop(self.generator.parameters(), lr=settings["lr"]),
-                "critic": torch.optim.RMSprop(self.critic.parameters(), lr=settings["lr"])}

@@ -53,13 +53,46 @@ class GAN(nn.Module):
 
 class WGAN(GAN):
     """Wasserstein GAN: a critic without sigmoid, weight clipping (or, when gradient_penalty > 0,
-    the WGAN-GP penalty instead), n_critic critic steps per generator step."""
+    the WGAN-GP penalty instead), and the WGAN authors' critic schedule: n_critic critic steps
+    per generator step, but n_critic_warmup (their 100) for the first warmup_generator_steps (25)
+    generator steps and every warmup_every-th (500); no warm-up when n_critic_warmup is None.
+    optimizer "rmsprop" is their default (with their lr 5e-5), "adam" the option.
+
+    One critic step per training batch; as in the authors' loop, an epoch's end cuts the critic
+    steps short and the generator steps (end_epoch). The counters are buffers, so a checkpoint
+    resumes the schedule exactly.
+    """
 
     def __init__(self, latent_dim, hidden=600, data_dim=784, disc_hidden=200, clip=0.01, n_critic=5,
-                 gradient_penalty=0.0):
+                 gradient_penalty=0.0, optimizer="adam", n_critic_warmup=None, warmup_generator_steps=25,
+                 warmup_every=500):
         super().__init__(latent_dim, hidden, data_dim, disc_hidden)
-        self.clip, self.n_critic, self.gradient_penalty = clip, n_critic, gradient_penalty
-        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # checkpointed
+        self._set_schedule(clip, n_critic, gradient_penalty, optimizer, n_critic_warmup, warmup_generator_steps,
+                           warmup_every)
+
+    def _set_schedule(self, clip, n_critic, gradient_penalty, optimizer, n_critic_warmup, warmup_generator_steps,
+                      warmup_every):
+        if optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+        self.clip, self.n_critic, self.gradient_penalty, self.optimizer = clip, n_critic, gradient_penalty, optimizer
+        self.n_critic_warmup = n_critic if n_critic_warmup is None else n_critic_warmup
+        self.warmup_generator_steps = warmup_generator_steps
+        self.warmup_every = warmup_every
+        # checkpointed with the model: total critic steps, generator steps, critic steps since the last one
+        for name in ("critic_steps", "generator_steps", "pending_critic_steps"):
+            self.register_buffer(name, torch.zeros((), dtype=torch.long))
+
+    def critic_steps_before(self, generator_step):
+        """How many critic steps precede generator step number `generator_step` (from 0)."""
+        warm = generator_step < self.warmup_generator_steps or (
+            self.warmup_every > 0 and generator_step % self.warmup_every == 0)
+        return self.n_critic_warmup if warm else self.n_critic
+
+    def make_optimizers(self, settings):
+        if self.optimizer == "adam":
+            return super().make_optimizers(settings)
+        return {"generator": torch.optim.RMSprop(self.generator.parameters(), lr=settings["lr"]),
+                "critic": torch.optim.RMSprop(self.critic.parameters(), lr=settings["lr"])}
 
     def _penalty(self, real, fake):
         mix = torch.rand(len(real), 1, device=real.device)
@@ -78,9 +111,21 @@ class WGAN(GAN):
                 for p in self.critic.parameters():
                     p.clamp_(-self.clip, self.clip)
         self.critic_steps += 1
+        self.pending_critic_steps += 1
         losses = {"critic": critic_loss.detach()}
-        if self.critic_steps % self.n_critic == 0:
-            g_loss = -self.critic(self.generator(self._noise(batch))).mean()
-            self._step(optimizers["generator"], g_loss)
-            losses["generator"] = g_loss.detach()
+        if int(self.pending_critic_steps) >= self.critic_steps_before(int(self.generator_steps)):
+            losses["generator"] = self._generator_step(optimizers, len(batch), batch.device)
         return losses
+
+    def _generator_step(self, optimizers, n, device):
+        g_loss = -self.critic(self.generator(torch.randn(n, self.latent_dim, device=device))).mean()
+        self._step(optimizers["generator"], g_loss)
+        self.generator_steps += 1
+        self.pending_critic_steps.zero_()
+        return g_loss.detach()
+
+    def end_epoch(self, optimizers, batch_size, device):
+        """The authors' loop runs out of data at an epoch's end and steps the generator on the
+        critic steps done so far (its loss is not in the epoch's means)."""
+        if int(self.pending_critic_steps) > 0:
+            self._generator_step(optimizers, batch_size, device)

@@ -109,15 +109,18 @@ class InvertiblePerceptron(SingleLossModel):
     def reconstruct(self, x):
         return self.decode(self.encode(x))
 
-    def log_volume(self, x):
+    def log_volume(self, x, output_sigmoid=True):
         """log V(x) of Eq. 6 for each row of x, with every layer's term.
 
         Sum over layers of: the inverse nonlinearity's log |derivative| (-log f'(preactivation)),
         and -½ log det(WᵀW) for each linear layer's pseudo-inverse. The authors' code drops the
-        output sigmoid's term; it is included here. Exact when every layer is square.
+        output sigmoid's term (output_sigmoid=False); by default it is included. Exact when
+        every layer is square.
         """
         h, y_out, z_hidden = self._inverse_with_preactivations(x)
-        log_v = -self.act_output.log_derivative(y_out).sum(1) - self.act_hidden.log_derivative(z_hidden).sum(1)
+        log_v = -self.act_hidden.log_derivative(z_hidden).sum(1)
+        if output_sigmoid:
+            log_v = log_v - self.act_output.log_derivative(y_out).sum(1)
         log_v = log_v - half_log_det_gram(self.output_layer) - half_log_det_gram(self.hidden_layer)
         return h, log_v
 

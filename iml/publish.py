@@ -1,0 +1,157 @@
+"""Each finished run's small summaries, copied under docs/ to be committed, and the tables rebuilt
+from those copies alone: a grid run over several sessions (results/ is not kept between them)
+is finished piece by piece and tabulated without results/.
+
+    python3 -m iml.publish collect results/offline docs/runs/offline
+    python3 -m iml.publish tables docs/runs/offline docs/runs/offline/tables
+
+collect copies, per run <dataset>/<algorithm>/K<k>/seed<s>: kde.json; likelihood.json (IML);
+train.json (the training job's wall time, from its benchmark file); base.json (how a GMM base
+was fitted). tables writes, per dataset, <dataset>_kde_by_k and <dataset>_table1 (CSV, Markdown,
+LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png (Fig. 3 left), and summary.md:
+the rankings in both conventions and the training wall time per algorithm.
+"""
+
+import argparse
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from iml import plots, steps, tables
+from iml.bases import load_base
+from iml.io import load_json, save_json, save_text
+
+RUN = re.compile(r"(?P<dataset>[a-z0-9_]+)/(?P<algorithm>[a-z_]+)/K(?P<K>\d+)/seed(?P<seed>\d+)$")
+
+
+def _runs(root):
+    """{relative run folder: (dataset, algorithm, K, seed)} for every run with a kde.json."""
+    found = {}
+    for kde in sorted(Path(root).glob("*/*/K*/seed*/kde.json")):
+        rel = kde.parent.relative_to(root).as_posix()
+        match = RUN.match(rel)
+        if match:
+            found[rel] = {**match.groupdict(), "K": int(match["K"]), "seed": int(match["seed"])}
+    return found
+
+
+def _train_seconds(results_dir, run):
+    """The training job's wall time (Snakemake's benchmark file); None for a run without its own
+    training (a variant sharing another's model) or without the file."""
+    tsv = Path(results_dir) / "benchmarks" / "train" / f"{run['dataset']}_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv"
+    if not tsv.exists():
+        return None
+    with open(tsv) as f:
+        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
+
+
+def _base_summary(base_path):
+    base = load_base(base_path)
+    mixture = getattr(base, "mixture", None)
+    if mixture is None:
+        return {"base": type(base).__name__}
+    return {"base": "gmm", "n_components": int(mixture.n_components), "covariance_type": mixture.covariance_type,
+            "max_codes": base.max_codes}
+
+
+def collect(results_dir, dest):
+    """Copy the summaries of every finished run (one with a kde.json) under `dest`; returns their folders."""
+    results_dir, dest = Path(results_dir), Path(dest)
+    runs = _runs(results_dir)
+    if not runs:
+        raise FileNotFoundError(f"no finished run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {results_dir}")
+    for rel, run in runs.items():
+        source, out = results_dir / rel, dest / rel
+        save_json(out / "kde.json", load_json(source / "kde.json"))
+        if (source / "likelihood.json").exists():
+            save_json(out / "likelihood.json", load_json(source / "likelihood.json"))
+        seconds = _train_seconds(results_dir, run)
+        if seconds is not None:
+            save_json(out / "train.json", {"wall_seconds": seconds})
+        if (source / "base.npz").exists():
+            save_json(out / "base.json", _base_summary(source / "base.npz"))
+    return sorted(runs)
+
+
+def load_published(root):
+    """{dataset: [run dicts as make_tables takes them, plus train_seconds and base]}."""
+    by_dataset = defaultdict(list)
+    for rel, run in _runs(root).items():
+        folder = Path(root) / rel
+        optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
+                    for name in ("likelihood", "train", "base")}
+        by_dataset[run["dataset"]].append({
+            "algorithm": run["algorithm"], "K": run["K"], "seed": run["seed"],
+            "kde": load_json(folder / "kde.json"), "likelihood": optional["likelihood"],
+            "train_seconds": (optional["train"] or {}).get("wall_seconds"), "base": optional["base"],
+        })
+    return dict(by_dataset)
+
+
+def base_notes(runs):
+    """How each algorithm's GMM was fitted, in the words of the workflow's captions."""
+    notes = {}
+    for run in runs:
+        base = run["base"] or {}
+        if base.get("base") == "gmm":
+            notes[run["algorithm"]] = tables.gmm_note(base["n_components"], base["covariance_type"], base["max_codes"])
+    return notes
+
+
+def summary_text(dataset, runs, table):
+    """Rankings in both conventions and training wall time per algorithm, as Markdown."""
+    lines = [f"## {dataset.upper()}", "",
+             f"- Ranking, paper convention (K selected on the test set): {tables.ranking(table, 'kde_paper')}",
+             f"- Ranking, standard convention (K selected on validation): {tables.ranking(table, 'kde_standard')}",
+             "", "| algorithm | runs | training wall time per run, mean (s) | min | max |", "|---|---|---|---|---|"]
+    for algorithm in sorted({r["algorithm"] for r in runs}):
+        group = [r for r in runs if r["algorithm"] == algorithm]
+        seconds = [r["train_seconds"] for r in group if r["train_seconds"] is not None]
+        timing = (f"{np.mean(seconds):.0f} | {min(seconds):.0f} | {max(seconds):.0f}" if seconds
+                  else "– (no training of its own, or no benchmark file) | – | –")
+        lines.append(f"| {algorithm} | {len(group)} | {timing} |")
+    return "\n".join(lines) + "\n"
+
+
+def assemble(root, out_dir):
+    """The tables, Fig. 3 (left) and summary.md from the committed summaries under `root` alone."""
+    out_dir = Path(out_dir)
+    published = load_published(root)
+    if not published:
+        raise FileNotFoundError(f"no published run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {root}")
+    sections = []
+    for dataset, runs in sorted(published.items()):
+        paths = {name: [out_dir / f"{dataset}_{name}.{ext}" for ext in ("csv", "md", "tex")]
+                 for name in ("kde_by_k", "table1")}
+        steps.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs))
+        summary = tables.summarise_by_k(runs)
+        settings = tables.describe(tables.kde_settings(runs), {r["seed"] for r in runs})
+        plots.kde_vs_k(summary, [out_dir / f"{dataset}_kde_vs_k.png"], settings,
+                       split_note=f"{dataset.upper()}: {settings['data']}")
+        comparable = tables.comparable_with_paper(tables.kde_settings(runs))
+        sections.append(summary_text(dataset, runs, tables.best_over_k(summary, dataset, comparable)))
+    save_text(out_dir / "summary.md", "\n".join(sections))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="copy finished runs' summaries from a results folder")
+    c.add_argument("results_dir")
+    c.add_argument("dest")
+    t = sub.add_parser("tables", help="rebuild the tables from copied summaries alone")
+    t.add_argument("runs_dir")
+    t.add_argument("out_dir")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        for rel in collect(args.results_dir, args.dest):
+            print(rel)
+    else:
+        assemble(args.runs_dir, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

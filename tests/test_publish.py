@@ -1,0 +1,55 @@
+"""Per-run summaries copied under docs/ and the tables rebuilt from them alone."""
+
+import itertools
+
+import pytest
+
+from iml import publish, steps
+from iml.bases import build_base, save_base
+from iml.io import save_json, save_text
+from tests.test_tables import fake_run
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A results folder shaped as the workflow writes it: 2 algorithms x 2 K x 2 seeds, IML with
+    likelihood.json and a GMM base, each training with its benchmark file; one unfinished run."""
+    root = tmp_path / "results"
+    runs = [fake_run(a, k, s) for a, k, s in itertools.product(["iml", "vae"], [20, 40], [0, 1])]
+    gmm = build_base("gmm", {"n_components": 2, "max_codes": 3000}, seed=0)
+    gmm.fit(__import__("numpy").random.default_rng(0).standard_normal((50, 2)))
+    for run in runs:
+        folder = root / "mnist" / run["algorithm"] / f"K{run['K']}" / f"seed{run['seed']}"
+        save_json(folder / "kde.json", run["kde"])
+        if run["algorithm"] == "iml":
+            save_json(folder / "likelihood.json", run["likelihood"])
+            save_base(folder / "base.npz", "gmm", gmm)
+        save_text(root / "benchmarks" / "train" / f"mnist_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv",
+                  f"s\th:m:s\tmax_rss\n{10 + run['K']}.5\t0:00:30\t100\n")
+    save_json(root / "mnist" / "iml" / "K60" / "seed0" / "loss.json", {})  # not finished: no kde.json
+    return root, runs
+
+
+def test_tables_from_published_summaries_equal_the_workflows(results, tmp_path):
+    root, runs = results
+    copied = publish.collect(root, tmp_path / "docs" / "runs")
+    assert len(copied) == 8 and "mnist/iml/K20/seed0" in copied
+    assert not (tmp_path / "docs" / "runs" / "mnist" / "iml" / "K60").exists()
+    publish.assemble(tmp_path / "docs" / "runs", tmp_path / "docs" / "tables")  # no results/ needed
+
+    notes = {"iml": "2-component full GMM fitted on 3000 training codes"}
+    direct = [tmp_path / "direct" / f"{n}.{ext}" for n in ("by_k", "table1") for ext in ("csv", "md", "tex")]
+    steps.make_tables("mnist", [{**r, "likelihood": r["likelihood"] if r["algorithm"] == "iml" else None}
+                                for r in runs], direct[:3], direct[3:], base_notes=notes)
+    for name, ref in zip(["mnist_kde_by_k", "mnist_table1"], [direct[0], direct[3]]):
+        for ext in ("csv", "md", "tex"):
+            assert (tmp_path / "docs" / "tables" / f"{name}.{ext}").read_text() == ref.with_suffix(f".{ext}").read_text()
+    summary = (tmp_path / "docs" / "tables" / "summary.md").read_text()
+    assert "paper convention (K selected on the test set): iml > vae" in summary
+    assert "| iml | 4 | 40 | 30 | 50 |" in summary  # wall times 30.5 and 50.5 s, mean 40.5
+    assert (tmp_path / "docs" / "tables" / "mnist_kde_vs_k.png").stat().st_size > 1000
+
+
+def test_nothing_to_publish_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        publish.collect(tmp_path, tmp_path / "out")
