@@ -3,6 +3,7 @@
 import functools
 import os
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -11,13 +12,21 @@ SHARED_DATA = Path(os.environ.get("IML_SHARED_DATA", REPO.parent / "shared" / "d
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    delay = 0.0
+
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        time.sleep(self.delay)  # stands in for a distant server's latency
+        super().do_GET()
 
-def serve(directory):
-    """Serve a folder on 127.0.0.1 in a thread; returns (base URL, server)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+
+def serve(directory, delay=0.0):
+    """Serve a folder on 127.0.0.1 in a thread, each request `delay` seconds late; returns
+    (base URL, server)."""
+    handler = type("Handler", (_QuietHandler,), {"delay": delay})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
