@@ -34,7 +34,7 @@ def download_violin(source, md5, dest, mirror, retries, timeout):
         base, name = source.rsplit("/", 1)
         fetch(name, dest, md5, "violin", [base], mirror=mirror, retries=retries, timeout=timeout)
     elif Path(source).exists():
-        fetch(Path(source).name, dest, md5, "violin", [str(Path(source).resolve().parent)],
+        fetch(Path(source).name, dest, md5, "violin", [str(Path(source).absolute().parent)],
               retries=retries, timeout=timeout)
     elif "/" in source or not mirror:
         raise FileNotFoundError(f"data.violin.source: {source} not found"
