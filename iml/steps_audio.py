@@ -10,37 +10,52 @@ from iml import plots
 from iml.bases import build_base, load_base
 from iml.data import audio, fsdd
 from iml.data.download import fetch
-from iml.io import load_npz, save_json, save_npz
+from iml.io import load_npz, save_json, save_npz, save_text
 from iml.models import load_model
 from iml.steps import encode
 
 log = logging.getLogger("iml")
 
 
-def download_fsdd(dest, mirror, archive, retries, timeout):
-    fsdd.fetch_fsdd(dest, mirror=mirror, archive=archive, retries=retries, timeout=timeout)
+def download_fsdd(listing, mirror, archive, retries, timeout):
+    """The verified recordings into `recordings/` beside `listing`, then `listing` itself (their
+    `md5  name` lines): the rule's only output, so a failed fetch keeps what was verified."""
+    listing = Path(listing)
+    verified = fsdd.fetch_fsdd(listing.parent / "recordings", mirror=mirror, archive=archive,
+                               retries=retries, timeout=timeout)
+    save_text(listing, "".join(f"{md5}  {name}\n" for name, md5 in sorted(verified.items())))
 
 
 def download_violin(source, md5, dest, mirror, retries, timeout):
-    """The user's violin recording: a local path, a URL, or a file name found in the mirror."""
+    """The user's violin recording: an existing local path (used as given, never the mirror's file
+    of the same name), a URL (the mirror's `violin/<name>` first), or a file name in the mirror."""
     source = str(source)
     if "://" in source:
         base, name = source.rsplit("/", 1)
         fetch(name, dest, md5, "violin", [base], mirror=mirror, retries=retries, timeout=timeout)
     elif Path(source).exists():
-        fetch(Path(source).name, dest, md5, "violin", [str(Path(source).resolve().parent)],
-              mirror=mirror, retries=retries, timeout=timeout)
+        fetch(Path(source).name, dest, md5, "violin", [str(Path(source).absolute().parent)],
+              retries=retries, timeout=timeout)
+    elif "/" in source or not mirror:
+        raise FileNotFoundError(f"data.violin.source: {source} not found"
+                                + ("" if "/" in source else " (and no data.mirror to look it up in)"))
     else:
         fetch(source, dest, md5, "violin", [], mirror=mirror, retries=retries, timeout=timeout)
 
 
 def preprocess_audio(dataset, inputs, settings, chunk, splits_path, info_path):
-    if settings["source"] == "fsdd":
-        arrays, info = fsdd.make_splits(inputs, settings["digits"], settings["n_utterances"],
-                                        settings["held_out_speakers"], settings["seed"], chunk["size"],
-                                        chunk["hop"])
-    else:
+    if settings["source"] == "violin":
         arrays, info = fsdd.make_violin_splits(inputs, settings["test_fraction"], chunk["size"], chunk["hop"])
+    else:
+        if settings["source"] == "fsdd":  # the download's listing: its recordings, nothing else
+            entries = fsdd.recordings(Path(inputs).parent / "recordings",
+                                      fsdd.read_listing(Path(inputs).read_text()))
+            labels, origin = settings["digits"], "FSDD"
+        else:
+            entries, labels, origin = fsdd.user_recordings(inputs), settings["labels"], f"recordings {inputs}"
+        arrays, info = fsdd.make_splits(entries, labels, settings["n_utterances"], settings["held_out_speakers"],
+                                        settings["seed"], chunk["size"], chunk["hop"])
+        info["description"] = f"{origin} {info['description']}"
     log.info("%s: %s; train %d chunks, test %d chunks", dataset, info["description"],
              len(arrays["x_train"]), len(arrays["x_test"]))
     save_npz(splits_path, **arrays)

@@ -216,14 +216,37 @@ def audio_run(dataset):
 
 
 def violin_file():
+    """Cached under a digest of its source (path or URL), so a changed source is fetched anew."""
     from pathlib import PurePosixPath
 
-    return f"{DL}/violin/{PurePosixPath(str(config['data']['violin']['source'])).name}"
+    from iml.data.download import source_key
+
+    source = str(config["data"]["violin"]["source"])
+    return f"{DL}/violin/{source_key(source)}/{PurePosixPath(source).name}"
+
+
+def violin_local_source(wildcards):
+    """A local violin file is an input: replacing it reruns the download."""
+    from pathlib import Path
+
+    source = config["data"]["violin"]["source"]
+    return [source] if source and "://" not in source and Path(source).exists() else []
 
 
 def audio_raw_input(wildcards):
-    if config["audio"]["datasets"][wildcards.dataset]["source"] == "fsdd":
-        return f"{DL}/fsdd/recordings"
+    """FSDD: the download's listing; the user's recordings: their folder or CSV; violin: its file."""
+    from pathlib import Path
+
+    settings = config["audio"]["datasets"][wildcards.dataset]
+    if settings["source"] == "fsdd":
+        return f"{DL}/fsdd/recordings.md5"
+    if settings["source"] == "recordings":
+        if not Path(settings["path"]).exists():
+            raise WorkflowError(
+                f"config: audio.datasets.{wildcards.dataset}.path: {settings['path']} not found "
+                "(a folder of {label}_{speaker}_{index}.wav files, or a CSV with columns file, speaker, label)"
+            )
+        return settings["path"]
     return violin_file()
 
 

@@ -50,7 +50,7 @@ localrules:
 
 rule download_fsdd:
     output:
-        directory(f"{DL}/fsdd/recordings"),
+        f"{DL}/fsdd/recordings.md5",
     log:
         f"{LOGS}/download_fsdd/fsdd.log",
     benchmark:
@@ -66,6 +66,8 @@ rule download_fsdd:
 
 
 rule download_violin:
+    input:
+        violin_local_source,
     output:
         violin_file(),
     log:

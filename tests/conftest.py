@@ -1,19 +1,14 @@
-import os
-
 import pytest
 import torch
 
-from tests.helpers import SHARED_DATA, serve
+from tests.helpers import local_or_fetched_data, serve
 
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """The real data copies (MNIST test files, ...) beside the checkout; CI must have them."""
-    if not (SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"real data not found at {SHARED_DATA} (set IML_SHARED_DATA)")
-        pytest.skip(f"real data not found at {SHARED_DATA} (set IML_SHARED_DATA)")
-    return SHARED_DATA
+    """The real data copies beside the checkout (CI must have them); on a fresh machine, the MNIST
+    test files, FSDD and a violin piece fetched from the canonical sources into IML_TEST_CACHE."""
+    return local_or_fetched_data()
 
 
 @pytest.fixture(scope="session")

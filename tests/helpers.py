@@ -3,21 +3,86 @@
 import functools
 import os
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IML_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Without a local copy the tests fetch their data here (laid out like the copy: mnist/, fsdd/, violin/)
+TEST_CACHE = Path(os.environ.get("IML_TEST_CACHE", Path.home() / ".cache" / "iml-test-data"))
+VIOLIN_COMMIT = "36d687439af24112722e9f0832dfe2157280883c"  # salu133445/bach-violin-dataset
+VIOLIN_PIECE = ("john-garner_bwv1002_mov6.mp3", "c65f020ff7cfca8e339b99078ccf9286")
+
+
+def canonical_sources():
+    """Where the test data comes from on a fresh machine (tests replace these with 127.0.0.1)."""
+    from iml.data import fsdd, mnist
+
+    return {"mnist": mnist.URLS, "fsdd_archive": fsdd.ARCHIVE_URL, "fsdd_files": fsdd.RAW_URL,
+            "violin": [f"https://raw.githubusercontent.com/salu133445/bach-violin-dataset/{VIOLIN_COMMIT}"
+                       "/bach-violin/audio/john-garner"]}
+
+
+def fetch_test_data(cache, sources, retries=2, timeout=30):
+    """The MNIST test files, FSDD (one archive download) and one violin piece into `cache`, each
+    md5-checked by the project's downloader; what is already there and verified is kept."""
+    from iml.data import download, fsdd, mnist
+
+    wanted = [(name, mnist.FILES[name], "mnist", sources["mnist"]) for name in mnist.POOL_FILES["test_only"]]
+    wanted.append((*VIOLIN_PIECE, "violin", sources["violin"]))
+    for name, md5, dataset, urls in wanted:
+        dest = cache / dataset / name
+        if not (dest.exists() and download.md5sum(dest) == md5):
+            download.fetch(name, dest, md5, dataset, urls, retries=retries, timeout=timeout)
+    fsdd.fetch_fsdd(cache / "fsdd" / "recordings", archive=sources["fsdd_archive"], raw_url=sources["fsdd_files"],
+                    retries=retries, timeout=timeout)
+    return cache
+
+
+def local_or_fetched_data(local=SHARED_DATA, cache=TEST_CACHE, sources=None):
+    """The local data copy when there is one (CI must have it), else the fetched cache; a skip
+    saying why when neither can be had because the network is unreachable."""
+    import pytest
+
+    from iml.data.download import DownloadError
+
+    if (local / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
+        return local
+    if os.environ.get("CI"):
+        pytest.fail(f"real data not found at {local} (set IML_SHARED_DATA)")
+    try:
+        return fetch_test_data(cache, sources or canonical_sources())
+    except DownloadError as err:
+        if not err.unreachable:
+            raise
+        pytest.skip(f"no local data copy at {local} (IML_SHARED_DATA) and the canonical sources are "
+                    f"unreachable, so nothing to test on: {str(err).splitlines()[-1].strip()}")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    delay = 0.0
+
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        time.sleep(self.delay)  # stands in for a distant server's latency
+        super().do_GET()
 
-def serve(directory):
-    """Serve a folder on 127.0.0.1 in a thread; returns (base URL, server)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (a timeout under test) is not news
+
+
+def serve(directory, delay=0.0):
+    """Serve a folder on 127.0.0.1 in a thread, each request `delay` seconds late; returns
+    (base URL, server)."""
+    handler = type("Handler", (_QuietHandler,), {"delay": delay})
+    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 

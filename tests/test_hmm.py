@@ -351,7 +351,8 @@ def digit0_codes(shared_data, tmp_path_factory):
     from iml.models import build_model
     from iml.training import seed_everything, train
 
-    arrays, _ = fsdd.make_splits(shared_data / "fsdd" / "recordings", [0], None, ["theo"], seed=0)
+    recordings = fsdd.recordings(shared_data / "fsdd" / "recordings", fsdd.manifest())
+    arrays, _ = fsdd.make_splits(recordings, [0], None, ["theo"], seed=0)
     seed_everything(0)
     model = build_model("iml_audio", 80, 800, {"channels": [8, 16]})
     train(model, arrays["x_train"], {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0},

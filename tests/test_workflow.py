@@ -31,9 +31,13 @@ def write_mirror_config(workdir, mirror_url, celeba=None):
 
 
 def celeba_folder(shared_data, dest):
-    """The 62 real sample faces (aligned 178x218 and 256x256 test-split images) in one folder."""
+    """The 62 real sample faces (aligned 178x218 and 256x256 test-split images) in one folder;
+    None where the data has no faces (fetched on a fresh machine: CelebA cannot be)."""
+    images = sorted((shared_data / "celeba_sample").glob("*/*.jpg"))
+    if not images:
+        return None
     dest.mkdir()
-    for image in sorted((shared_data / "celeba_sample").glob("*/*.jpg")):
+    for image in images:
         (dest / image.name).write_bytes(image.read_bytes())
     return dest
 
@@ -128,6 +132,8 @@ def test_quick_preset_audio_chain(quick_run):
 def test_quick_preset_celeba_chain(quick_run):
     workdir, _ = quick_run
     out = workdir / "results" / "quick"
+    if not (out / "data" / "celeba").exists():
+        pytest.skip("no CelebA sample faces in the test data")
     info = json.loads((out / "data" / "celeba" / "splits.json").read_text())
     assert info["counts"] == {"train": 44, "validation": 6, "test": 12} and info["pixel_range"] == [-1, 1]
     with open(out / "data" / "celeba" / "crops.csv") as f:

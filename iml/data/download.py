@@ -3,8 +3,11 @@
 import hashlib
 import logging
 import shutil
+import threading
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from iml.io import atomic_path
@@ -13,7 +16,11 @@ log = logging.getLogger(__name__)
 
 
 class DownloadError(RuntimeError):
-    pass
+    """`unreachable`: every source failed to connect (no network), not a missing or bad file."""
+
+    def __init__(self, message, unreachable=False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def md5sum(path, chunk=1 << 20):
@@ -22,6 +29,14 @@ def md5sum(path, chunk=1 << 20):
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def source_key(source):
+    """A short digest of where a user-given file comes from (an existing path resolved first), so
+    that switching sources switches cache entries."""
+    path = Path(str(source))
+    where = str(path.resolve()) if "://" not in str(source) and path.exists() else str(source)
+    return hashlib.sha1(where.encode()).hexdigest()[:12]
 
 
 def candidate_sources(filename, dataset, urls, mirror=None):
@@ -34,8 +49,8 @@ def candidate_sources(filename, dataset, urls, mirror=None):
     return sources
 
 
-def _copy_source(source, dest, timeout):
-    """Copy a local path or URL into `dest`, printing progress every 10%."""
+def _copy_source(source, dest, timeout, level):
+    """Copy a local path or URL into `dest`, logging progress every 10%."""
     if "://" not in source:
         shutil.copyfile(source, dest)
         return
@@ -46,24 +61,34 @@ def _copy_source(source, dest, timeout):
             out.write(block)
             done += len(block)
             if total and done / total >= next_report:
-                log.info("  %s: %3.0f%% of %.1f MB", source, 100 * done / total, total / 1e6)
+                log.log(level, "  %s: %3.0f%% of %.1f MB", source, 100 * done / total, total / 1e6)
                 next_report += 0.1
 
 
-def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60, backoff=1.0):
+def _unreachable(err):
+    """A failure to connect at all (no route, DNS, refused, timeout), as opposed to an answer."""
+    if isinstance(err, urllib.error.HTTPError):
+        return False
+    return isinstance(err, (urllib.error.URLError, ConnectionError, TimeoutError))
+
+
+def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60, backoff=1.0,
+          level=logging.INFO):
     """Download `filename` to `dest`, verified against `md5` (None: not verified, the md5 logged).
 
-    Each source is tried `retries` times; a checksum mismatch moves on to the next source.
-    Nothing appears under `dest` unless its checksum is right.
+    Each source (the mirror's first) is tried `retries` times; a checksum mismatch or an absent file
+    moves on to the next source. Nothing appears under `dest` unless its checksum is right.
+    `level`: the log level of the per-attempt lines (DEBUG when many files share one progress line).
     """
     dest = Path(dest)
-    failures = []
+    warn = logging.WARNING if level >= logging.INFO else logging.DEBUG  # many files: the caller sums up
+    failures, unreachable = [], []
     for source in candidate_sources(filename, dataset, urls, mirror):
         for attempt in range(1, retries + 1):
-            log.info("fetching %s from %s (attempt %d/%d)", filename, source, attempt, retries)
+            log.log(level, "fetching %s from %s (attempt %d/%d)", filename, source, attempt, retries)
             try:
                 with atomic_path(dest) as tmp:
-                    _copy_source(source, tmp, timeout)
+                    _copy_source(source, tmp, timeout, level)
                     actual = md5sum(tmp)
                     if md5 is None:
                         log.warning("%s has no known checksum; its md5 is %s", filename, actual)
@@ -72,19 +97,63 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
                             f"checksum mismatch for {filename} from {source}: "
                             f"expected md5 {md5}, got {actual}"
                         )
-                log.info("fetched %s (md5 %s)", dest, actual)
+                log.log(level, "fetched %s (md5 %s)", dest, actual)
                 return dest
             except DownloadError as err:  # a damaged copy: retrying the same source won't help
-                log.warning("%s", err)
+                log.log(warn, "%s", err)
                 failures.append(str(err))
+                unreachable.append(False)
                 break
             except (OSError, ValueError) as err:
-                log.warning("failed to fetch %s from %s: %s", filename, source, err)
+                log.log(warn, "failed to fetch %s from %s: %s", filename, source, err)
                 failures.append(f"{source}: {err}")
+                unreachable.append(_unreachable(err))
                 if isinstance(err, FileNotFoundError) or getattr(err, "code", None) == 404:
                     break  # absent from this source: retrying won't help
                 if attempt < retries:
                     time.sleep(backoff * attempt)
     raise DownloadError(
-        f"could not fetch {filename} into {dest}; tried:\n  " + "\n  ".join(failures)
+        f"could not fetch {filename} into {dest}; tried:\n  " + "\n  ".join(failures),
+        unreachable=bool(unreachable) and all(unreachable),
     )
+
+
+class Progress:
+    """One progress line for a set of files, logged at every tenth of the way (thread-safe)."""
+
+    def __init__(self, label, total, width=20):
+        self.label, self.total, self.width = label, total, width
+        self.done, self.failed, self._tenths = 0, 0, 0
+        self._lock = threading.Lock()
+
+    def update(self, ok):
+        with self._lock:
+            self.done += 1
+            self.failed += not ok
+            tenths = 10 * self.done // self.total
+            if tenths > self._tenths:
+                self._tenths = tenths
+                filled = self.width * self.done // self.total
+                log.info("%s [%s%s] %d/%d (%d failed)", self.label, "#" * filled,
+                         "." * (self.width - filled), self.done, self.total, self.failed)
+
+
+def fetch_many(jobs, label, workers=8):
+    """Run `fetch(**job)` for each job concurrently (a bounded pool), with one progress line.
+
+    Returns {dest: DownloadError} for the files that could not be had; the others are in place.
+    """
+    progress, failures = Progress(label, len(jobs)), {}
+
+    def one(job):
+        try:
+            fetch(**job, level=logging.DEBUG)
+            progress.update(True)
+        except DownloadError as err:
+            failures[str(job["dest"])] = err
+            progress.update(False)
+
+    if jobs:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, jobs))
+    return failures
