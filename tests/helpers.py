@@ -87,6 +87,20 @@ def serve(directory, delay=0.0):
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
+def github_archive(recordings, names, dest):
+    """A zip of the named FSDD recordings laid out like GitHub's archive of the repository."""
+    import zipfile
+
+    from iml.data import fsdd
+
+    top = f"free-spoken-digit-dataset-{fsdd.COMMIT}"
+    with zipfile.ZipFile(dest, "w") as bundle:
+        bundle.writestr(f"{top}/README.md", "# Free Spoken Digit Dataset\n")
+        for name in names:
+            bundle.write(recordings / name, f"{top}/recordings/{name}")
+    return dest
+
+
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "workflow_scripts", "schemas", "presets",
                   "report", "envs", "profiles"]
 

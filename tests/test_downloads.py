@@ -7,7 +7,6 @@ import logging
 import socket
 import tarfile
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -15,20 +14,10 @@ import yaml
 
 from iml import steps_audio
 from iml.data import download, fsdd
-from tests.helpers import (VIOLIN_PIECE, copy_workflow, fetch_test_data, local_or_fetched_data, serve,
-                           snakemake)
+from tests.helpers import (VIOLIN_PIECE, copy_workflow, fetch_test_data, github_archive, local_or_fetched_data,
+                           serve, snakemake)
 
 N_TIMED = 200  # recordings in the delayed-server test: about 3 s at 100 ms per request
-
-
-def github_archive(recordings, names, dest):
-    """A zip laid out like GitHub's archive of the FSDD repository at the pinned commit."""
-    top = f"free-spoken-digit-dataset-{fsdd.COMMIT}"
-    with zipfile.ZipFile(dest, "w") as bundle:
-        bundle.writestr(f"{top}/README.md", "# Free Spoken Digit Dataset\n")
-        for name in names:
-            bundle.write(recordings / name, f"{top}/recordings/{name}")
-    return dest
 
 
 def _mkdir(path):
