@@ -3,7 +3,7 @@ concurrent requests) and one archive, both from a server on 127.0.0.1 that answe
 `--delay` seconds late, standing in for a distant one.
 
 Run:  PYTHONPATH=. python3 benchmarks/fsdd_download_benchmark.py [--delay 0.1] [--n 3000] [--serial]
-Needs the local data copy (IML_SHARED_DATA or ../shared/data). --serial also times one request
+Needs a local copy of the data, laid out as the mirror (set IML_SHARED_DATA). --serial also times one request
 after another (the downloader before the pool), which at 100 ms takes n/10 seconds.
 """
 
