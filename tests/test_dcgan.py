@@ -37,7 +37,7 @@ def faces(tmp_path_factory):
         sample = None
     if sample is not None and sample.is_dir():
         out = tmp_path_factory.mktemp("faces")
-        celeba.preprocess(sample, None, out, split_sizes={"test": 0, "validation": 0})
+        celeba.crop_faces(sample, None, out, split_sizes={"test": 0, "validation": 0})
         images = np.asarray(celeba.load_split_images(out / "train.npy"))
     else:
         images = synthetic_faces(32)
