@@ -3,8 +3,6 @@
 import logging
 import sys
 
-import torch
-
 
 def log_to_file(path, threads=None):
     """Send stderr and the package's log lines to the rule's log file."""
@@ -12,4 +10,6 @@ def log_to_file(path, threads=None):
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if threads:
+        import torch  # only the steps that compute need it
+
         torch.set_num_threads(threads)
