@@ -11,10 +11,12 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/audio.smk"
 include: "rules/train.smk"
 include: "rules/base.smk"
 include: "rules/evaluate.smk"
-include: "rules/report.smk"
+include: "rules/figures.smk"
+include: "rules/aggregate.smk"
 
 
 rule all:

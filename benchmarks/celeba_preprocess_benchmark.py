@@ -1,11 +1,11 @@
-"""Benchmark of `iml.data.celeba.preprocess` (prints figures): images/s with 1 and 2 worker
+"""Benchmark of `iml.data.celeba.crop_faces` (prints figures): images/s with 1 and 2 worker
 threads (and processes), on the CelebA sample repeated to about --images images.
 
 The sample (/work/shared/data/celeba_sample: 32 aligned 178x218 images + 30 at 256x256) is
 linked under distinct names into a temporary folder until it holds --images files, and the
 whole preprocessing (decode with Pillow, Haar face detection, crop, resize, write the
 memory-mapped splits) runs once per setting, best of --repeats. OpenCV's own threading is set
-to one thread inside preprocess, so the worker count is the parallelism. "cores busy" is the
+to one thread inside crop_faces, so the worker count is the parallelism. "cores busy" is the
 CPU time used divided by the wall time: about the worker count when the workers really run in
 parallel (OpenCV and Pillow release the GIL), less when the machine is shared.
 
@@ -50,7 +50,7 @@ def main():
 
     import cv2
 
-    from iml.data.celeba import preprocess
+    from iml.data.celeba import crop_faces
 
     print(f"CPU cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; OpenCV {cv2.__version__}")
     results = {}
@@ -66,7 +66,7 @@ def main():
                 best = None
                 for r in range(args.repeats):
                     c0, t0 = cpu_seconds(), time.perf_counter()
-                    info = preprocess(folder, None, pathlib.Path(tmp) / f"out_{executor}_{workers}_{r}", threads=workers,
+                    info = crop_faces(folder, None, pathlib.Path(tmp) / f"out_{executor}_{workers}_{r}", threads=workers,
                                       executor=executor)
                     seconds = time.perf_counter() - t0
                     if best is None or seconds < best:

@@ -58,7 +58,8 @@ def peak_memory(device):
 
 
 def run(args, device, images, amp):
-    from iml.models.dcgan import DCGANAutoencoder, from_image
+    from iml.data.images import from_image
+    from iml.models.dcgan import DCGANAutoencoder
 
     torch.manual_seed(args.seed)
     model = DCGANAutoencoder(args.latent_dim, width=args.width, amp=amp).to(device).train()

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from iml import plots, steps, tables
+from iml import plots, tables
 from iml.bases import load_base
 from iml.io import load_json, save_json, save_text
+from iml.steps import aggregate
 
 RUN = re.compile(r"(?P<dataset>[a-z0-9_]+)/(?P<algorithm>[a-z_]+)/K(?P<K>\d+)/seed(?P<seed>\d+)$")
 
@@ -126,7 +127,7 @@ def assemble(root, out_dir):
     for dataset, runs in sorted(published.items()):
         paths = {name: [out_dir / f"{dataset}_{name}.{ext}" for ext in ("csv", "md", "tex")]
                  for name in ("kde_by_k", "table1")}
-        steps.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs))
+        aggregate.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs))
         summary = tables.summarise_by_k(runs)
         settings = tables.describe(tables.kde_settings(runs), {r["seed"] for r in runs})
         plots.kde_vs_k(summary, [out_dir / f"{dataset}_kde_vs_k.png"], settings,

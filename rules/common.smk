@@ -183,21 +183,19 @@ def nearest_sample_files(wildcards):
     ]
 
 
-def celeba_source(wildcards):
-    """The user's CelebA images; when absent, say where to get them and where to put them."""
-    from pathlib import Path
+def celeba_inputs(wildcards):
+    """The user's CelebA images (and partition file, when named); when absent, say where to get
+    them and where to put them, before any job runs."""
+    from iml.data.celeba import CelebAMissingError, require_source
 
-    from iml.data.celeba import missing_partition_message, missing_source_message
-
-    source, partition = (
-        config["data"]["celeba"]["source"],
-        config["data"]["celeba"]["partition"],
+    celeba = config["data"]["celeba"]
+    try:
+        require_source(celeba["source"], celeba["partition"])
+    except CelebAMissingError as err:
+        raise WorkflowError(str(err)) from None
+    return {"source": celeba["source"]} | (
+        {"partition": celeba["partition"]} if celeba["partition"] else {}
     )
-    if not Path(source).exists():
-        raise WorkflowError(missing_source_message(source, partition))
-    if partition and not Path(partition).is_file():
-        raise WorkflowError(missing_partition_message(partition))
-    return [source] + ([partition] if partition else [])
 
 
 def audio_datasets():

@@ -43,75 +43,9 @@ rule preprocess_mnist:
         "../workflow_scripts/preprocess_mnist.py"
 
 
-localrules:
-    download_fsdd,
-    download_violin,
-
-
-rule download_fsdd:
-    output:
-        f"{DL}/fsdd/recordings.md5",
-    log:
-        f"{LOGS}/download_fsdd/fsdd.log",
-    benchmark:
-        f"{BENCH}/download_fsdd/fsdd.tsv"
-    conda:
-        "../envs/iml.yaml"
-    threads: 1
-    resources:
-        mem_mb=res("download", "mem_mb"),
-        runtime=res("download", "runtime"),
-    script:
-        "../workflow_scripts/download_fsdd.py"
-
-
-rule download_violin:
-    input:
-        violin_local_source,
-    output:
-        violin_file(),
-    log:
-        f"{LOGS}/download_violin/violin.log",
-    benchmark:
-        f"{BENCH}/download_violin/violin.tsv"
-    conda:
-        "../envs/iml.yaml"
-    threads: 1
-    resources:
-        mem_mb=res("download", "mem_mb"),
-        runtime=res("download", "runtime"),
-    script:
-        "../workflow_scripts/download_violin.py"
-
-
-rule preprocess_audio:
-    input:
-        audio_raw_input,
-    output:
-        splits=f"{R}/data/{{dataset}}/splits.npz",
-        info=f"{R}/data/{{dataset}}/splits.json",
-    log:
-        f"{LOGS}/preprocess_audio/{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/preprocess_audio/{{dataset}}.tsv"
-    wildcard_constraints:
-        dataset="|".join(config["audio"]["datasets"]),
-    conda:
-        "../envs/iml.yaml"
-    threads: 1
-    resources:
-        mem_mb=res("preprocess", "mem_mb"),
-        runtime=res("preprocess", "runtime"),
-    params:
-        settings=lambda w: config["audio"]["datasets"][w.dataset],
-        chunk=config["audio"]["chunk"],
-    script:
-        "../workflow_scripts/preprocess_audio.py"
-
-
 rule preprocess_celeba:
     input:
-        celeba_source,
+        unpack(celeba_inputs),
     output:
         info=f"{R}/data/celeba/splits.json",
         train=f"{R}/data/celeba/train.npy",
@@ -133,6 +67,6 @@ rule preprocess_celeba:
         runtime=res("preprocess", "runtime"),
     params:
         settings=config["data"]["celeba"],
-        seed=config["data"]["mnist"]["split_seed"],
+        seed=config["data"]["celeba"]["split_seed"],
     script:
         "../workflow_scripts/preprocess_celeba.py"

@@ -3,6 +3,7 @@
 
 import csv
 import json
+import pathlib
 import shutil
 import zipfile
 
@@ -12,6 +13,7 @@ import pytest
 pytest.importorskip("cv2")
 
 from iml.data import celeba  # noqa: E402
+from iml.data.celeba import crop  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def pooled(sample, tmp_path_factory):
 def official(pooled, tmp_path_factory):
     folder, partition = pooled
     out = tmp_path_factory.mktemp("out")
-    info = celeba.preprocess(folder, partition, out, threads=2)
+    info = celeba.crop_faces(folder, partition, out, threads=2)
     return info, out
 
 
@@ -147,7 +149,7 @@ def test_no_face_truncated_and_non_image_files(sample, tmp_path):
     (folder / "notes.txt").write_text("a stray file\n")
     (folder / ".DS_Store").write_bytes(b"\0\1")  # hidden: ignored
 
-    info = celeba.preprocess(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0})
+    info = celeba.crop_faces(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0})
     out = tmp_path / "out"
     assert info["counts"] == {"train": 4, "validation": 0, "test": 0}
     assert info["selected"]["train"] == 6  # truncated.jpg and fake.jpg were selected, then skipped
@@ -163,7 +165,7 @@ def test_no_face_truncated_and_non_image_files(sample, tmp_path):
     expected = celeba.cut_and_resize(np.asarray(gradient), (0, 20, 178, 198), celeba.CropSettings())
     np.testing.assert_array_equal(train[int(rows["gradient.png"]["row"])], expected)
 
-    dropped = celeba.preprocess(folder, None, tmp_path / "out2", split_sizes={"test": 0, "validation": 0},
+    dropped = celeba.crop_faces(folder, None, tmp_path / "out2", split_sizes={"test": 0, "validation": 0},
                                 on_no_face="drop")
     assert dropped["counts"]["train"] == 3 and dropped["n_no_face"] == 1
     assert rows["gradient.png"]["name"] in listed(tmp_path / "out2" / "no_face.txt")
@@ -189,8 +191,8 @@ def test_a_zip_source_works_like_its_folder(sample, tmp_path):
         for path in sorted(folder.iterdir()):
             z.write(path, f"img_align_celeba/{path.name}")
     sizes = {"test": 2, "validation": 2}
-    a = celeba.preprocess(archive, None, tmp_path / "from_zip", split_sizes=sizes, threads=2)
-    b = celeba.preprocess(tmp_path, None, tmp_path / "from_folder", split_sizes=sizes)  # finds img_align_celeba/
+    a = celeba.crop_faces(archive, None, tmp_path / "from_zip", split_sizes=sizes, threads=2)
+    b = celeba.crop_faces(tmp_path, None, tmp_path / "from_folder", split_sizes=sizes)  # finds img_align_celeba/
     assert a["source_kind"] == "zip" and b["source_kind"] == "folder"
     assert a["counts"] == b["counts"] == {"train": 4, "validation": 2, "test": 2}
     for name in ("train.npy", "validation.npy", "test.npy", "crops.csv", "no_face.txt", "skipped.txt"):
@@ -208,8 +210,8 @@ def test_process_workers_give_the_same_arrays(sample, tmp_path, kind):
         source = archive
     sizes = {"test": 4, "validation": 4, "train": 8}
     # inline first: the main thread's cached zip handle must not leak into the forked workers
-    celeba.preprocess(source, None, tmp_path / "t", split_sizes=sizes, threads=1)
-    celeba.preprocess(source, None, tmp_path / "p", split_sizes=sizes, threads=2, executor="process")
+    celeba.crop_faces(source, None, tmp_path / "t", split_sizes=sizes, threads=1)
+    celeba.crop_faces(source, None, tmp_path / "p", split_sizes=sizes, threads=2, executor="process")
     for name in ("train.npy", "test.npy", "crops.csv"):
         assert (tmp_path / "t" / name).read_bytes() == (tmp_path / "p" / name).read_bytes()
 
@@ -217,7 +219,7 @@ def test_process_workers_give_the_same_arrays(sample, tmp_path, kind):
 def test_a_missing_source_says_where_to_get_it(tmp_path):
     target = tmp_path / "data" / "celeba" / "img_align_celeba.zip"
     with pytest.raises(celeba.CelebAMissingError) as err:
-        celeba.preprocess(target, tmp_path / "list_eval_partition.txt", tmp_path / "out")
+        celeba.crop_faces(target, tmp_path / "list_eval_partition.txt", tmp_path / "out")
     message = str(err.value)
     assert str(target) in message and "img_align_celeba.zip" in message
     assert "mmlab.ie.cuhk.edu.hk/projects/CelebA" in message and "drive.google.com" in message
@@ -236,7 +238,7 @@ def test_bad_partition_files_are_refused_by_line(sample, tmp_path):
 
 def test_nothing_appears_under_a_final_name_when_a_run_fails(sample, tmp_path, monkeypatch):
     calls = []
-    real = celeba._Job.__call__
+    real = crop.Job.__call__
 
     def failing(self, item):
         calls.append(item)
@@ -244,9 +246,9 @@ def test_nothing_appears_under_a_final_name_when_a_run_fails(sample, tmp_path, m
             raise RuntimeError("disk on fire")
         return real(self, item)
 
-    monkeypatch.setattr(celeba._Job, "__call__", failing)
+    monkeypatch.setattr(crop.Job, "__call__", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        celeba.preprocess(sample / "img_align_celeba", None, tmp_path / "out")
+        celeba.crop_faces(sample / "img_align_celeba", None, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -274,7 +276,7 @@ def test_high_bit_depth_and_tiny_images(sample, tmp_path):
     Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(folder / "thumb.png")
     np.testing.assert_array_equal(celeba.decode_image((folder / "deep.png").read_bytes())[:, :, 1], grey)
 
-    info = celeba.preprocess(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0})
+    info = celeba.crop_faces(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0})
     skipped = dict(line.split("\t") for line in (tmp_path / "out" / "skipped.txt").read_text().splitlines()[1:])
     assert set(skipped) == {"float.png", "dot.png", "thumb.png"} and info["n_skipped"] == 3
     assert "1x1 pixels, smaller than the 24-pixel side" in skipped["dot.png"]
@@ -293,22 +295,22 @@ def test_a_failed_shrink_leaves_no_shrink_file_and_a_killed_one_is_removed_next_
         shutil.copy(sample / "img_align_celeba" / f"00000{i}.jpg", folder)
     (folder / "fake.jpg").write_text("not a JPEG\n")  # skipped: the split is shrunk
     sizes = {"test": 0, "validation": 0}
-    real_replace = celeba.Path.replace
+    real_replace = pathlib.Path.replace
 
     def disk_full(self, target):
         if self.name.endswith(".shrink"):
             raise OSError(28, "No space left on device")
         return real_replace(self, target)
 
-    monkeypatch.setattr(celeba.Path, "replace", disk_full)
+    monkeypatch.setattr(pathlib.Path, "replace", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        celeba.preprocess(folder, None, tmp_path / "out", split_sizes=sizes)
+        celeba.crop_faces(folder, None, tmp_path / "out", split_sizes=sizes)
     assert list((tmp_path / "out").iterdir()) == []  # no .shrink, no .part, no final name
     monkeypatch.undo()
     # what a SIGKILL during the shrink leaves, removed when the step runs again
     (tmp_path / "out" / ".train.npy.0badf00d.part").write_bytes(b"x" * 1000)
     (tmp_path / "out" / ".train.npy.0badf00d.part.shrink").write_bytes(b"x" * 1000)
-    info = celeba.preprocess(folder, None, tmp_path / "out", split_sizes=sizes)
+    info = celeba.crop_faces(folder, None, tmp_path / "out", split_sizes=sizes)
     assert info["counts"]["train"] == 3
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "crops.csv", "info.json", "no_face.txt", "skipped.txt", "test.npy", "train.npy", "validation.npy"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from iml.data import images as layout
 from iml.models import dcgan
 from iml.training import seed_everything, train
 
@@ -36,11 +37,11 @@ def faces(tmp_path_factory):
         sample = None
     if sample is not None and sample.is_dir():
         out = tmp_path_factory.mktemp("faces")
-        celeba.preprocess(sample, None, out, split_sizes={"test": 0, "validation": 0})
+        celeba.crop_faces(sample, None, out, split_sizes={"test": 0, "validation": 0})
         images = np.asarray(celeba.load_split_images(out / "train.npy"))
     else:
         images = synthetic_faces(32)
-    return dcgan.from_image(images)
+    return layout.from_image(images)
 
 
 def scaled(x):
@@ -48,27 +49,27 @@ def scaled(x):
 
 
 ALL = {
-    "ae": lambda: dcgan.DCGANAutoencoder(K, data_dim=dcgan.DATA_DIM, width=WIDTH),
-    "vae": lambda: dcgan.DCGANVAE(K, data_dim=dcgan.DATA_DIM, width=WIDTH),
-    "gan": lambda: dcgan.DCGANGAN(K, data_dim=dcgan.DATA_DIM, width=WIDTH),
-    "wgan": lambda: dcgan.DCGANWGAN(K, data_dim=dcgan.DATA_DIM, width=WIDTH, n_critic=2),
-    "wgan-gp": lambda: dcgan.DCGANWGAN(K, data_dim=dcgan.DATA_DIM, width=WIDTH, n_critic=2, gradient_penalty=10.0),
+    "ae": lambda: dcgan.DCGANAutoencoder(K, data_dim=layout.DATA_DIM, width=WIDTH),
+    "vae": lambda: dcgan.DCGANVAE(K, data_dim=layout.DATA_DIM, width=WIDTH),
+    "gan": lambda: dcgan.DCGANGAN(K, data_dim=layout.DATA_DIM, width=WIDTH),
+    "wgan": lambda: dcgan.DCGANWGAN(K, data_dim=layout.DATA_DIM, width=WIDTH, n_critic=2),
+    "wgan-gp": lambda: dcgan.DCGANWGAN(K, data_dim=layout.DATA_DIM, width=WIDTH, n_critic=2, gradient_penalty=10.0),
 }
 
 
 def test_image_layout_round_trip():
     images = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
-    flat = dcgan.from_image(images)
+    flat = layout.from_image(images)
     assert flat.shape == (3, 12288) and flat.dtype == np.uint8
     n, y, x, c = 2, 10, 37, 1
     assert flat[n, c * 4096 + y * 64 + x] == images[n, y, x, c]  # channels first
-    np.testing.assert_array_equal(dcgan.to_image(flat), images)
+    np.testing.assert_array_equal(layout.to_image(flat), images)
     t = torch.as_tensor(images)
-    np.testing.assert_array_equal(dcgan.from_image(t).numpy(), flat)
-    np.testing.assert_array_equal(dcgan.to_image(dcgan.from_image(t)).numpy(), images)
-    np.testing.assert_array_equal(dcgan.to_uint8(scaled(flat)), flat)  # [-1, 1] -> uint8 inverts the scaling
+    np.testing.assert_array_equal(layout.from_image(t).numpy(), flat)
+    np.testing.assert_array_equal(layout.to_image(layout.from_image(t)).numpy(), images)
+    np.testing.assert_array_equal(layout.to_uint8(scaled(flat)), flat)  # [-1, 1] -> uint8 inverts the scaling
     with pytest.raises(ValueError, match="12288"):
-        dcgan.to_image(np.zeros((2, 784)))
+        layout.to_image(np.zeros((2, 784)))
 
 
 @pytest.mark.parametrize("name", list(ALL))

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from iml import steps_audio
-from iml.data import download, fsdd
+from iml.data import download, fsdd, violin
 from tests.helpers import (VIOLIN_PIECE, copy_workflow, fetch_test_data, github_archive, local_or_fetched_data,
                            serve, snakemake)
 
@@ -129,7 +128,7 @@ def test_splits_take_only_the_listed_recordings(shared_data, tmp_path):
     listing = tmp_path / "fsdd" / "recordings.md5"
     listing.write_text("".join(f"{fsdd.manifest()[n]}  {n}\n" for n in names))
     settings = {"source": "fsdd", "digits": [0], "n_utterances": None, "held_out_speakers": ["theo"], "seed": 0}
-    steps_audio.preprocess_audio("fsdd_all", listing, settings, {"size": 800, "hop": 400},
+    fsdd.preprocess("fsdd_all", listing, settings, {"size": 800, "hop": 400},
                                  tmp_path / "splits.npz", tmp_path / "splits.json")
     arrays = np.load(tmp_path / "splits.npz")
     assert list(arrays["names_train"]) == names[:2] and list(arrays["names_test"]) == names[2:]
@@ -168,10 +167,10 @@ def test_an_explicit_local_violin_file_beats_the_mirror(shared_data, tmp_path):
     mirror = tmp_path / "mirror"
     (mirror / "violin").mkdir(parents=True)
     (mirror / "violin" / "piece.mp3").write_bytes((shared_data / "violin" / "john-garner_bwv1002_mov7.mp3").read_bytes())
-    steps_audio.download_violin(str(mine), None, tmp_path / "got.mp3", str(mirror), retries=1, timeout=5)
+    violin.download(str(mine), None, tmp_path / "got.mp3", str(mirror), retries=1, timeout=5)
     assert (tmp_path / "got.mp3").read_bytes() == mine.read_bytes()
     with pytest.raises(FileNotFoundError, match="data.violin.source: /nowhere/piece.mp3 not found"):
-        steps_audio.download_violin("/nowhere/piece.mp3", None, tmp_path / "x.mp3", str(mirror), 1, 5)
+        violin.download("/nowhere/piece.mp3", None, tmp_path / "x.mp3", str(mirror), 1, 5)
     assert download.source_key(str(mine)) != download.source_key(str(mirror / "violin" / "piece.mp3"))
 
 
@@ -212,7 +211,7 @@ def test_user_recordings_from_a_folder_or_a_csv(shared_data, tmp_path):
     results = []
     for source in (tmp_path / "audio", listing):
         settings = {"source": "recordings", "path": str(source), "labels": ["zero"], **split}
-        steps_audio.preprocess_audio("mine", source, settings, chunk, tmp_path / "s.npz", tmp_path / "s.json")
+        fsdd.preprocess("mine", source, settings, chunk, tmp_path / "s.npz", tmp_path / "s.json")
         results.append(dict(np.load(tmp_path / "s.npz")))
     for key in ("x_train", "x_test", "names_train", "names_test"):
         np.testing.assert_array_equal(results[0][key], results[1][key])

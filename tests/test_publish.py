@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from iml import publish, steps
+from iml import publish
+from iml.steps import aggregate
 from iml.bases import build_base, save_base
 from iml.io import save_json, save_text
 from tests.test_tables import fake_run
@@ -39,7 +40,7 @@ def test_tables_from_published_summaries_equal_the_workflows(results, tmp_path):
 
     notes = {"iml": "2-component full GMM fitted on 3000 training codes"}
     direct = [tmp_path / "direct" / f"{n}.{ext}" for n in ("by_k", "table1") for ext in ("csv", "md", "tex")]
-    steps.make_tables("mnist", [{**r, "likelihood": r["likelihood"] if r["algorithm"] == "iml" else None}
+    aggregate.make_tables("mnist", [{**r, "likelihood": r["likelihood"] if r["algorithm"] == "iml" else None}
                                 for r in runs], direct[:3], direct[3:], base_notes=notes)
     for name, ref in zip(["mnist_kde_by_k", "mnist_table1"], [direct[0], direct[3]]):
         for ext in ("csv", "md", "tex"):

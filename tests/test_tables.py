@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from iml import steps, tables
+from iml import tables
+from iml.steps import aggregate, evaluate
 from iml.data import mnist
 from iml.io import save_json, save_npz
 from tests.helpers import SHARED_DATA
@@ -101,11 +102,11 @@ def test_captions_follow_the_settings_used(small_mnist_dir, tmp_path):
     save_npz(tmp_path / "samples.npz", samples=samples)
     settings = {"block_rows": 128, "block_cols": 256, "paper": {"sigma": 0.3, "n_per_draw": 200, "n_draws": 4},
                 "standard": {"n_samples": 800, "sigma_grid": {"min": 0.1, "max": 0.5, "num": 3}}}
-    steps.kde_scores(small_mnist_dir, tmp_path / "samples.npz", settings, tmp_path / "kde.json")
+    evaluate.kde_scores(small_mnist_dir, tmp_path / "samples.npz", settings, tmp_path / "kde.json")
     kde = json.loads((tmp_path / "kde.json").read_text())
     runs = [{"algorithm": "iml", "K": 5, "seed": 0, "kde": kde, "likelihood": None}]
     out = [tmp_path / f"{name}.{ext}" for name in ("by_k", "table1") for ext in ("csv", "md", "tex")]
-    steps.make_tables("mnist", runs, out[:3], out[3:], base_notes={"iml": "GMM fitted on 3000 training codes"})
+    aggregate.make_tables("mnist", runs, out[:3], out[3:], base_notes={"iml": "GMM fitted on 3000 training codes"})
     table1, by_k = out[4].read_text(), out[1].read_text()
     left_out = "the paper's numbers left out (computed with σ = 0.2, log-sum of 1000)"
     assert left_out in table1 and "| 143 |" not in table1  # σ 0.3 is not the paper's

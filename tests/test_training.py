@@ -210,7 +210,7 @@ def test_an_empty_training_split_is_refused(tmp_path):
 
 def test_two_digits_figure_sets_aside_a_checkpoint_of_another_width(shared_data, tmp_path):
     """Fig. 2's checkpoint: one made with hidden 30 must not be resumed by a run with hidden 20."""
-    from iml import steps
+    from iml.steps import figures
     from iml.data.mnist import read_idx
 
     x = read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz")[:600].reshape(-1, 784)
@@ -224,5 +224,5 @@ def test_two_digits_figure_sets_aside_a_checkpoint_of_another_width(shared_data,
     old = build_model("iml", 2, 784, {"hidden": 30})
     train(old, x[keep] / np.float32(255), {**settings["train"], "seed": 0}, ckpt,
           torch.device("cpu"), model_settings={"algorithm": "iml", "K": 2, "hidden": 30})
-    steps.figure_two_digits(tmp_path, settings, 0, "cpu", [tmp_path / "f.png", tmp_path / "f.pdf"], ckpt)
+    figures.figure_two_digits(tmp_path, settings, 0, "cpu", [tmp_path / "f.png", tmp_path / "f.pdf"], ckpt)
     assert (tmp_path / "f.png").exists() and (tmp_path / "two_digits.ckpt.stale").exists()

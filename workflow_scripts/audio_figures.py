@@ -1,10 +1,10 @@
 from pathlib import Path
 
-from iml import steps, steps_audio
+from iml.steps import figures, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-steps_audio.audio_figures(
+figures.audio_figures(
     snakemake.wildcards.dataset,
     Path(snakemake.input.data).parent,
     snakemake.input.model,

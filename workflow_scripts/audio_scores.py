@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps, steps_audio
+from iml.steps import evaluate, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps_audio.audio_scores(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+evaluate.audio_scores(
     Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.base,

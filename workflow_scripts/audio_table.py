@@ -1,8 +1,8 @@
-from iml import steps, steps_audio
+from iml.steps import aggregate, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-steps_audio.audio_table(
+aggregate.audio_table(
     snakemake.params.datasets,
     snakemake.input.scores,
     snakemake.input.info,

@@ -1,8 +1,9 @@
-from iml import steps, steps_audio
+from iml.data import fsdd
+from iml.steps import logs
 
 data = snakemake.config["data"]  # how to fetch is not a result parameter
-steps.log_to_file(snakemake.log[0])
-steps_audio.download_fsdd(
+logs.log_to_file(snakemake.log[0])
+fsdd.download(
     snakemake.output[0],
     mirror=data["mirror"],
     archive=data["fsdd"]["archive"],

@@ -1,10 +1,11 @@
-from iml import steps
+from iml.data import mnist
+from iml.steps import logs
 
 # where and how to fetch are not parameters of the result: read them from the config,
 # so that changing the mirror does not invalidate downloaded files
 data = snakemake.config["data"]
-steps.log_to_file(snakemake.log[0])
-steps.download_mnist_file(
+logs.log_to_file(snakemake.log[0])
+mnist.download(
     snakemake.wildcards.file,
     snakemake.output[0],
     mirror=data["mirror"],

@@ -1,8 +1,9 @@
-from iml import steps, steps_audio
+from iml.data import violin
+from iml.steps import logs
 
 data = snakemake.config["data"]
-steps.log_to_file(snakemake.log[0])
-steps_audio.download_violin(
+logs.log_to_file(snakemake.log[0])
+violin.download(
     data["violin"]["source"],
     data["violin"]["md5"],
     snakemake.output[0],

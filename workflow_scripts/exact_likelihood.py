@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import evaluate, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.exact_likelihood(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+evaluate.exact_likelihood(
     Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.base,

@@ -1,11 +1,11 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import figures, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out, settings = snakemake.output, snakemake.params.settings
 algorithms = snakemake.params.algorithms
-steps.figure_nearest(
+figures.figure_nearest(
     Path(snakemake.input.data).parent,
     snakemake.input.samples,
     algorithms,

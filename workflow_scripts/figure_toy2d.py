@@ -1,5 +1,5 @@
-from iml import steps
+from iml.steps import figures, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-steps.figure_toy2d(snakemake.params.settings, [out.png, out.pdf], out.summary)
+figures.figure_toy2d(snakemake.params.settings, [out.png, out.pdf], out.summary)

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import figures, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.figure_two_digits(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+figures.figure_two_digits(
     Path(snakemake.input.data).parent,
     settings=snakemake.params.settings,
     seed=snakemake.params.seed,

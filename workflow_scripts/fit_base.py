@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import logs, train
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.fit_base(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+train.fit_base(
     Path(snakemake.input.data).parent,
     snakemake.input.model,
     base_name=snakemake.params.name,

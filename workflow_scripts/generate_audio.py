@@ -1,7 +1,7 @@
-from iml import steps, steps_audio
+from iml.steps import evaluate, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps_audio.generate_audio(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+evaluate.generate_audio(
     snakemake.input.model,
     snakemake.input.base,
     seconds=snakemake.params.seconds,

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import evaluate, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.kde_scores(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+evaluate.kde_scores(
     Path(snakemake.input.data).parent,
     snakemake.input.samples,
     settings=snakemake.params.settings,

@@ -1,9 +1,9 @@
-from iml import steps
+from iml.steps import aggregate, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-runs = steps.load_runs(snakemake.params.runs, snakemake.input.kde, {})
-steps.make_figures(
+runs = aggregate.load_runs(snakemake.params.runs, snakemake.input.kde, {})
+aggregate.make_figures(
     snakemake.wildcards.dataset,
     runs,
     likelihood_arrays=list(zip(snakemake.params.likelihood_runs, snakemake.input.likelihood)),

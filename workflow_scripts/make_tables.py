@@ -1,13 +1,13 @@
-from iml import steps
+from iml.steps import aggregate, logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-runs = steps.load_runs(
+runs = aggregate.load_runs(
     snakemake.params.runs,
     snakemake.input.kde,
-    dict(zip(map(steps.run_key, snakemake.params.likelihood_runs), snakemake.input.likelihood)),
+    dict(zip(map(aggregate.run_key, snakemake.params.likelihood_runs), snakemake.input.likelihood)),
 )
-steps.make_tables(
+aggregate.make_tables(
     snakemake.wildcards.dataset,
     runs,
     by_k_paths=[out.by_k_csv, out.by_k_md, out.by_k_tex],

@@ -1,7 +1,8 @@
-from iml import steps, steps_audio
+from iml.data import fsdd
+from iml.steps import logs
 
-steps.log_to_file(snakemake.log[0])
-steps_audio.preprocess_audio(
+logs.log_to_file(snakemake.log[0])
+fsdd.preprocess(
     snakemake.wildcards.dataset,
     snakemake.input[0],
     settings=snakemake.params.settings,

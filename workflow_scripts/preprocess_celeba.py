@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from iml import steps
+from iml.data import celeba
+from iml.steps import logs
 
-steps.log_to_file(snakemake.log[0])
-settings = snakemake.params.settings
-steps.preprocess_celeba(
-    snakemake.config["data"]["celeba"]["source"],
-    settings["partition"],
-    settings,
+logs.log_to_file(snakemake.log[0])
+celeba.preprocess(
+    snakemake.input.source,
+    snakemake.input.get("partition"),
+    snakemake.params.settings,
     threads=snakemake.threads,
     seed=snakemake.params.seed,
     data_dir=Path(snakemake.output.info).parent,

@@ -1,7 +1,8 @@
-from iml import steps
+from iml.data import mnist
+from iml.steps import logs
 
-steps.log_to_file(snakemake.log[0])
-steps.preprocess_mnist(
+logs.log_to_file(snakemake.log[0])
+mnist.preprocess(
     snakemake.input,
     pool=snakemake.params.pool,
     sizes=snakemake.params.sizes,

@@ -1,7 +1,7 @@
-from iml import steps
+from iml.steps import evaluate, logs
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.generate(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+evaluate.generate(
     snakemake.input.model,
     snakemake.input.base,
     n_samples=snakemake.params.n_samples,

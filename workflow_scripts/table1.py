@@ -1,5 +1,6 @@
-from iml import steps, tables
+from iml import tables
+from iml.steps import logs
 
-steps.log_to_file(snakemake.log[0])
+logs.log_to_file(snakemake.log[0])
 out = snakemake.output
 tables.write_combined_table1(snakemake.params.datasets, snakemake.input, [out.csv, out.md, out.tex])

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml import steps
+from iml.steps import logs, train
 
-steps.log_to_file(snakemake.log[0], snakemake.threads)
-steps.train_model(
+logs.log_to_file(snakemake.log[0], snakemake.threads)
+train.train_model(
     Path(snakemake.input.data).parent,
     algorithm=snakemake.wildcards.algorithm,
     latent_dim=int(snakemake.wildcards.k),

@@ -1,5 +1,7 @@
-"""The Free Spoken Digit Dataset (per-recording checksums, fetching) and the user's own recordings:
-selection and speaker-disjoint splits."""
+"""The Free Spoken Digit Dataset (per-recording checksums, fetching: the workflow step `download`)
+and the user's own recordings: selection and speaker-disjoint splits. `preprocess`, the audio
+datasets' workflow step, writes the chunks of FSDD, the user's recordings or the violin piece
+(iml.data.violin) into splits.npz."""
 
 import csv
 import hashlib
@@ -15,9 +17,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from iml.data import audio
+from iml.data import audio, violin
 from iml.data.download import DownloadError, fetch, fetch_many, md5sum
-from iml.io import atomic_path
+from iml.io import atomic_path, save_json, save_npz, save_text
 
 log = logging.getLogger(__name__)
 
@@ -243,18 +245,30 @@ def make_splits(entries, labels, n_utterances, held_out_speakers, seed, chunk=80
     return arrays, info
 
 
-def make_violin_splits(path, test_fraction, chunk=800, hop=400):
-    """One recording: the first part for training, the last `test_fraction` held out."""
-    wave, repairs = audio.read_audio(path)
-    audio.check_recording(wave, path, chunk)
-    frames = audio.chunk_waveform(audio.normalise_peak(wave), chunk, hop)
-    n_test = max(1, int(round(len(frames) * test_fraction)))
-    x_train, x_test = frames[:-n_test], frames[-n_test:]
-    arrays = {"x_train": x_train, "lengths_train": np.array([len(x_train)]),
-              "x_test": x_test, "lengths_test": np.array([len(x_test)]),
-              "names_train": np.array([Path(path).name]), "names_test": np.array([Path(path).name])}
-    info = {"description": f"violin {Path(path).name}: last {test_fraction:.0%} held out",
-            "normalisation": "scaled to peak amplitude 1", "repairs": repairs,
-            "seconds": len(wave) / audio.SAMPLE_RATE, "train": {"chunks": len(x_train)},
-            "test": {"chunks": len(x_test)}}
-    return arrays, info
+def download(listing, mirror, archive, retries, timeout):
+    """The verified recordings into `recordings/` beside `listing`, then `listing` itself (their
+    `md5  name` lines): the rule's only output, so a failed fetch keeps what was verified."""
+    listing = Path(listing)
+    verified = fetch_fsdd(listing.parent / "recordings", mirror=mirror, archive=archive, retries=retries,
+                          timeout=timeout)
+    save_text(listing, "".join(f"{md5}  {name}\n" for name, md5 in sorted(verified.items())))
+
+
+def preprocess(dataset, inputs, settings, chunk, splits_path, info_path):
+    """An audio dataset's chunks into splits.npz and splits.json: FSDD (`inputs`: the download's
+    listing), the user's recordings (their folder or CSV) or the violin piece (its file)."""
+    if settings["source"] == "violin":
+        arrays, info = violin.make_splits(inputs, settings["test_fraction"], chunk["size"], chunk["hop"])
+    else:
+        if settings["source"] == "fsdd":  # the download's listing: its recordings, nothing else
+            entries = recordings(Path(inputs).parent / "recordings", read_listing(Path(inputs).read_text()))
+            labels, origin = settings["digits"], "FSDD"
+        else:
+            entries, labels, origin = user_recordings(inputs), settings["labels"], f"recordings {inputs}"
+        arrays, info = make_splits(entries, labels, settings["n_utterances"], settings["held_out_speakers"],
+                                   settings["seed"], chunk["size"], chunk["hop"])
+        info["description"] = f"{origin} {info['description']}"
+    log.info("%s: %s; train %d chunks, test %d chunks", dataset, info["description"],
+             len(arrays["x_train"]), len(arrays["x_test"]))
+    save_npz(splits_path, **arrays)
+    save_json(info_path, info)

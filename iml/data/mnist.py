@@ -1,4 +1,6 @@
-"""MNIST: the IDX files, their checksums, a strict reader, and train/validation/test splits."""
+"""MNIST's room: the IDX files, their checksums, a strict reader, train/validation/test splits
+(the workflow steps `download` and `preprocess`), and `load_split`, `PIXEL_RANGE`,
+`display_images` as every dataset offers them (iml.data)."""
 
 import gzip
 import logging
@@ -6,6 +8,9 @@ import struct
 import zlib
 
 import numpy as np
+
+from iml.data import download as downloader
+from iml.io import save_json, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ POOL_FILES = {
     "test_only": ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"],
 }
 _IDX_DTYPES = {0x08: np.uint8}
+SIDE = 28
+DATA_DIM = SIDE * SIDE
+PIXEL_RANGE = (0.0, 1.0)  # what uint8 0..255 stand for: the networks end in a sigmoid
 
 
 class MNISTFormatError(ValueError):
@@ -149,3 +157,29 @@ def make_splits(files, pool, sizes, seed):
 def to_float(images):
     """uint8 pixels to float32 in [0, 1]."""
     return np.asarray(images, dtype=np.float32) / 255.0
+
+
+def download(filename, dest, mirror, retries, timeout):
+    """The workflow step: one official file, checked against its MD5, mirror first."""
+    downloader.fetch(filename, dest, FILES[filename], "mnist", URLS, mirror=mirror, retries=retries, timeout=timeout)
+
+
+def preprocess(raw_paths, pool, sizes, seed, splits_path, info_path):
+    """The workflow step: the downloaded files into splits.npz (uint8 rows, int labels) and splits.json."""
+    files = {p.split("/")[-1]: p for p in map(str, raw_paths)}
+    arrays, info = make_splits(files, pool, sizes, seed)
+    log.info("MNIST splits: %s; %s", info["description"], info["counts"])
+    save_npz(splits_path, **arrays)
+    save_json(info_path, info)
+
+
+def load_split(data_dir, name, limit=None):
+    """`x_<name>`'s first `limit` rows from <data_dir>/splits.npz (uint8 pixels; the audio
+    datasets' float chunks are stored alike)."""
+    with np.load(f"{data_dir}/splits.npz") as arrays:  # reads this split's array only
+        return arrays[f"x_{name}"][:limit]
+
+
+def display_images(x):
+    """Flat rows in [0, 1] -> (N, 28, 28) grey images."""
+    return np.asarray(x).reshape(len(x), SIDE, SIDE)

@@ -20,11 +20,7 @@ Discriminator / critic: the DCGAN discriminator, i.e. the encoder's trunk with L
 Weights: the DCGAN initialisation, N(0, 0.02) for convolutions, N(1, 0.02) for norm scales.
 
 Data layout: every model takes and returns FLAT vectors (N, 3 * 64 * 64 = 12288) with pixels
-in [-1, 1], in channels-first order: index c * 4096 + y * 64 + x (RGB). So the shared
-training loop, the KDE and the sampling code work on them unchanged. `from_image` turns
-(N, 64, 64, 3) images (what iml.data.celeba writes, uint8 or float) into that layout and
-`to_image` back; both keep dtype and scale (the training loop maps uint8 to [-1, 1] per batch
-with pixel_range=(-1, 1)); `to_uint8` maps [-1, 1] vectors or images to uint8 pixels.
+in [-1, 1], channels-first (iml.data.images says how, and converts).
 
 `amp=True` (autoencoder and VAE) runs the forward pass under torch.autocast in bfloat16 on
 CUDA (no loss scaling needed for bf16); on the CPU it is ignored.
@@ -32,45 +28,13 @@ CUDA (no loss scaling needed for bf16); on the CPU it is ignored.
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from iml.data.images import CHANNELS, DATA_DIM, SIZE
 from iml.models.common import SingleLossModel
 from iml.models.gan import GAN, WGAN
-
-CHANNELS, SIZE = 3, 64
-DATA_DIM = CHANNELS * SIZE * SIZE
-
-
-# ---------------------------------------------------------------- layout helpers
-
-
-def from_image(images):
-    """(N, 64, 64, 3) images (numpy or torch, any dtype) -> (N, 12288) channels-first vectors,
-    same dtype and scale."""
-    if images.ndim != 4 or images.shape[3] != CHANNELS:
-        raise ValueError(f"expected images of shape (N, H, W, 3), got {tuple(images.shape)}")
-    if isinstance(images, torch.Tensor):
-        return images.permute(0, 3, 1, 2).reshape(len(images), -1)
-    return np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2)).reshape(len(images), -1)
-
-
-def to_image(x, size=SIZE):
-    """(N, 3 * size * size) channels-first vectors -> (N, size, size, 3) images, same dtype and scale."""
-    if x.ndim != 2 or x.shape[1] != CHANNELS * size * size:
-        raise ValueError(f"expected vectors of shape (N, {CHANNELS * size * size}), got {tuple(x.shape)}")
-    if isinstance(x, torch.Tensor):
-        return x.reshape(len(x), CHANNELS, size, size).permute(0, 2, 3, 1)
-    return np.asarray(x).reshape(len(x), CHANNELS, size, size).transpose(0, 2, 3, 1)
-
-
-def to_uint8(x):
-    """Pixels in [-1, 1] (numpy or torch, any shape) -> uint8 numpy, clipped."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().float().cpu().numpy()
-    return np.round((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8)
 
 
 def _check_dims(latent_dim, data_dim, width):

@@ -1,0 +1,61 @@
+"""Aggregation over runs: the tables (Table 1, KDE by K, audio) and Fig. 3 from every run's results."""
+
+import logging
+
+from iml import plots, tables
+from iml.io import load_json, load_npz
+
+log = logging.getLogger("iml")
+
+
+def make_tables(dataset, runs, by_k_paths, table1_paths, base_notes=None):
+    """runs: dicts of algorithm, K, seed, kde (loaded kde.json), likelihood (likelihood.json or None).
+    base_notes: {algorithm: how its base was fitted}, named in the captions."""
+    summary, settings = tables.summarise_by_k(runs), tables.kde_settings(runs)
+    best = tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings))
+    by_k_caption, table1_caption = tables.captions(dataset, runs, summary, best, base_notes)
+    tables.write_table(summary, by_k_caption, *by_k_paths, headers=tables.by_k_headers(summary, settings))
+    tables.write_table(best, table1_caption, *table1_paths, headers=tables.table1_headers(best, settings))
+    log.info("ranking, paper convention (K on test): %s; standard convention (K on validation): %s",
+             tables.ranking(best, "kde_paper"), tables.ranking(best, "kde_standard"))
+
+
+def run_key(run):
+    return run["algorithm"], run["K"], run["seed"]
+
+
+def load_runs(run_keys, kde_paths, likelihood_paths):
+    """Per-run results: each run's kde.json, and its likelihood.json where `likelihood_paths`
+    (run_key -> likelihood.json) has one."""
+    runs = []
+    for key, path in zip(run_keys, kde_paths):
+        lik = likelihood_paths.get(run_key(key))
+        runs.append({**key, "kde": load_json(path), "likelihood": load_json(lik) if lik else None})
+    return runs
+
+
+def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths):
+    summary = tables.summarise_by_k(runs)
+    d = tables.describe(tables.kde_settings(runs), {r["seed"] for r in runs})
+    plots.kde_vs_k(summary, kde_vs_k_paths, d, split_note=f"{dataset.upper()}: {d['data']}")
+    plots.likelihood_scatter([{**key, **load_npz(path)} for key, path in likelihood_arrays], scatter_paths)
+
+
+def audio_table(datasets, score_paths, info_paths, table_paths):
+    """One row per audio dataset: held-out log-likelihood per frame under each base, and SNR."""
+    rows = []
+    for dataset, score_path, info_path in zip(datasets, score_paths, info_paths):
+        scores, info = load_json(score_path), load_json(info_path)
+        held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
+        rows.append({"dataset": dataset, "hmm": held_out["hmm"], "gmm": held_out["gmm"],
+                     "standard_normal": held_out["standard_normal"], "hmm_train": training["hmm"],
+                     "gmm_train": training["gmm"], "gmm_source": scores["gmm_source"],
+                     "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
+                     "reconstruction_snr_db": scores["reconstruction_snr_db"],
+                     "test_frames": scores["n_test_frames"], "data": info["description"]})
+    tables.write_table(rows, "Audio: log-likelihood per frame of the autoencoder's codes, held-out and on the "
+                       "training codes (_train), under the HMM base and, without a temporal model, a diagonal "
+                       "GMM with as many components as states (gmm_source says which) and an N(0, I) base on "
+                       "standardised codes; EM iterations run (em_converged: the gain fell below tol); the "
+                       "autoencoder's reconstruction SNR on held-out audio.",
+                       *table_paths)

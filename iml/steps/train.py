@@ -1,0 +1,56 @@
+"""Training and bases: a model trained on a dataset's training split, a base fitted on its codes."""
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from iml import plots
+from iml.bases import build_base, save_base
+from iml.data import load_split, pixel_range
+from iml.io import load_npz, save_text
+from iml.models import build_model, load_model, save_model
+from iml.training import pick_device, seed_everything, train
+
+log = logging.getLogger("iml")
+
+
+def train_model(data_dir, algorithm, latent_dim, settings, seed, device, model_path,
+                loss_csv, loss_plots, checkpoint_path):
+    x = load_split(data_dir, "train", raw=True)
+    seed_everything(seed)
+    model = build_model(algorithm, latent_dim, x.shape[1], settings["model"])
+    history = train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
+                    pixel_range=pixel_range(data_dir),
+                    model_settings={"algorithm": algorithm, "K": latent_dim, **settings["model"]})
+    buf = io.StringIO()
+    columns = list(dict.fromkeys(key for row in history for key in row))  # an epoch may lack a loss (WGAN warm-up)
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    save_text(loss_csv, buf.getvalue())
+    plots.loss_curve(history, loss_plots, title=f"{algorithm.upper()} K={latent_dim} seed {seed}")
+    save_model(model_path, model, algorithm, latent_dim, x.shape[1], settings["model"])
+    Path(checkpoint_path).unlink(missing_ok=True)  # the final model supersedes it
+
+
+def encode(model, x, batch=4096):
+    with torch.no_grad():
+        return np.concatenate([model.encode(torch.as_tensor(x[i : i + batch])).double().numpy()
+                               for i in range(0, len(x), batch)])
+
+
+def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path):
+    model = load_model(model_path)
+    if hasattr(model, "encode"):
+        codes = encode(model, load_split(data_dir, "train"))
+    else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
+        codes = np.zeros((0, model.latent_dim))
+    npz = Path(data_dir) / "splits.npz"
+    lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
+    log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
+    base = build_base(base_name, base_settings, seed).fit(codes, lengths)
+    save_base(base_path, base_name, base)

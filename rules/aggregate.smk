@@ -1,0 +1,111 @@
+rule make_tables:
+    input:
+        kde=lambda w: run_files(w.dataset, "kde.json"),
+        likelihood=lambda w: run_files(w.dataset, "likelihood.json", only=INVERTIBLE),
+    output:
+        by_k_csv=report(
+            f"{R}/tables/{{dataset}}_kde_by_k.csv",
+            caption="../report/kde_by_k.rst",
+            category="Tables",
+        ),
+        by_k_md=f"{R}/tables/{{dataset}}_kde_by_k.md",
+        by_k_tex=f"{R}/tables/{{dataset}}_kde_by_k.tex",
+        table1_csv=report(
+            f"{R}/tables/{{dataset}}_table1.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        table1_md=f"{R}/tables/{{dataset}}_table1.md",
+        table1_tex=f"{R}/tables/{{dataset}}_table1.tex",
+    log:
+        f"{LOGS}/make_tables/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/make_tables/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
+        base_notes=lambda w: base_notes(w.dataset),
+    script:
+        "../workflow_scripts/make_tables.py"
+
+
+rule make_figures:
+    input:
+        kde=lambda w: run_files(w.dataset, "kde.json"),
+        likelihood=lambda w: run_files(w.dataset, "likelihood.npz", only=INVERTIBLE),
+    output:
+        kde_vs_k_png=report(
+            f"{R}/figures/{{dataset}}_kde_vs_k.png",
+            caption="../report/kde_vs_k.rst",
+            category="Figures",
+        ),
+        kde_vs_k_pdf=f"{R}/figures/{{dataset}}_kde_vs_k.pdf",
+        exact_vs_base_png=report(
+            f"{R}/figures/{{dataset}}_exact_vs_base.png",
+            caption="../report/exact_vs_base.rst",
+            category="Figures",
+        ),
+        exact_vs_base_pdf=f"{R}/figures/{{dataset}}_exact_vs_base.pdf",
+    log:
+        f"{LOGS}/make_figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/make_figures/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        runs=lambda w: runs(w.dataset),
+        likelihood_runs=lambda w: likelihood_runs(w.dataset),
+    script:
+        "../workflow_scripts/make_figures.py"
+
+
+rule table1:
+    input:
+        [f"{R}/tables/{d}_table1.csv" for d in image_datasets()],
+    output:
+        csv=report(
+            f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"
+        ),
+        md=f"{R}/tables/table1.md",
+        tex=f"{R}/tables/table1.tex",
+    log:
+        f"{LOGS}/table1/table1.log",
+    benchmark:
+        f"{BENCH}/table1/table1.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        datasets=image_datasets(),
+    script:
+        "../workflow_scripts/table1.py"
+
+
+rule tables:
+    input:
+        [f for d in image_datasets() for f in table_files(d)],
+        [f"{R}/tables/table1.{ext}" for ext in ("csv", "md", "tex")],
+        [f for f in audio_outputs() if "/tables/" in f],
+
+
+rule figures:
+    input:
+        [
+            f
+            for d in image_datasets()
+            for f in figure_files(d) + run_files(d, "samples.png")
+        ],
+        [f for f in audio_outputs() if "/figures/" in f],

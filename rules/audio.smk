@@ -1,0 +1,181 @@
+# The audio chain (Sec. 4.2): every audio rule (the functions naming its files are in common.smk).
+
+
+localrules:
+    download_fsdd,
+    download_violin,
+
+
+rule download_fsdd:
+    output:
+        f"{DL}/fsdd/recordings.md5",
+    log:
+        f"{LOGS}/download_fsdd/fsdd.log",
+    benchmark:
+        f"{BENCH}/download_fsdd/fsdd.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
+    script:
+        "../workflow_scripts/download_fsdd.py"
+
+
+rule download_violin:
+    input:
+        violin_local_source,
+    output:
+        violin_file(),
+    log:
+        f"{LOGS}/download_violin/violin.log",
+    benchmark:
+        f"{BENCH}/download_violin/violin.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
+    script:
+        "../workflow_scripts/download_violin.py"
+
+
+rule preprocess_audio:
+    input:
+        audio_raw_input,
+    output:
+        splits=f"{R}/data/{{dataset}}/splits.npz",
+        info=f"{R}/data/{{dataset}}/splits.json",
+    log:
+        f"{LOGS}/preprocess_audio/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/preprocess_audio/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset="|".join(config["audio"]["datasets"]),
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("preprocess", "mem_mb"),
+        runtime=res("preprocess", "runtime"),
+    params:
+        settings=lambda w: config["audio"]["datasets"][w.dataset],
+        chunk=config["audio"]["chunk"],
+    script:
+        "../workflow_scripts/preprocess_audio.py"
+
+
+rule generate_audio:
+    input:
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.npz",
+    output:
+        wav=report(
+            f"{RUN}/generated.wav",
+            caption="../report/generated_audio.rst",
+            category="Audio",
+        ),
+        codes=f"{RUN}/generated_codes.npz",
+    log:
+        f"{LOGS}/generate_audio/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/generate_audio/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        seconds=config["audio"]["seconds"],
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/generate_audio.py"
+
+
+rule audio_scores:
+    input:
+        data=f"{R}/data/{{dataset}}/splits.json",
+        model=f"{RUN}/model.pt",
+        base=f"{RUN}/base.npz",
+    output:
+        f"{RUN}/audio_scores.json",
+    log:
+        f"{LOGS}/audio_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/audio_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/audio_scores.py"
+
+
+rule audio_figures:
+    input:
+        data=f"{R}/data/{{dataset}}/splits.json",
+        model=lambda w: f"{audio_run(w.dataset)}/model.pt",
+        wav=lambda w: f"{audio_run(w.dataset)}/generated.wav",
+    output:
+        spectrogram_png=report(
+            f"{R}/figures/{{dataset}}_spectrogram.png",
+            caption="../report/spectrogram.rst",
+            category="Audio",
+        ),
+        spectrogram_pdf=f"{R}/figures/{{dataset}}_spectrogram.pdf",
+        reconstruction_png=report(
+            f"{R}/figures/{{dataset}}_reconstruction.png",
+            caption="../report/reconstruction.rst",
+            category="Audio",
+        ),
+        reconstruction_pdf=f"{R}/figures/{{dataset}}_reconstruction.pdf",
+    log:
+        f"{LOGS}/audio_figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/audio_figures/{{dataset}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        seconds=config["audio"]["figure_seconds"],
+        hop=config["audio"]["chunk"]["hop"],
+    script:
+        "../workflow_scripts/audio_figures.py"
+
+
+rule audio_table:
+    input:
+        scores=[f"{audio_run(d)}/audio_scores.json" for d in audio_datasets()],
+        info=[f"{R}/data/{d}/splits.json" for d in audio_datasets()],
+    output:
+        csv=report(
+            f"{R}/tables/audio.csv",
+            caption="../report/audio_table.rst",
+            category="Tables",
+        ),
+        md=f"{R}/tables/audio.md",
+        tex=f"{R}/tables/audio.tex",
+    log:
+        f"{LOGS}/audio_table/audio.log",
+    benchmark:
+        f"{BENCH}/audio_table/audio.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        datasets=audio_datasets(),
+    script:
+        "../workflow_scripts/audio_table.py"

@@ -1,0 +1,107 @@
+"""The workflow's steps called directly, without Snakemake, on real data: MNIST through a dataset
+room (download from the mirror, preprocess, load), one run through training, base, sampling, KDE
+and the exact likelihood, and the CELEB-A room on the real sample faces."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from iml import data
+from iml.data import mnist
+from iml.steps import evaluate, train
+
+SIZES = {"train": 600, "validation": 100, "test": 200}
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(shared_data, tmp_path_factory):
+    """MNIST's room end to end: the test files fetched from the data copy as a mirror, then split."""
+    raw, out = tmp_path_factory.mktemp("raw"), tmp_path_factory.mktemp("mnist")
+    paths = []
+    for name in mnist.POOL_FILES["test_only"]:
+        mnist.download(name, raw / name, mirror=str(shared_data), retries=1, timeout=10)
+        paths.append(raw / name)
+    mnist.preprocess(paths, "test_only", SIZES, 0, out / "splits.npz", out / "splits.json")
+    return out
+
+
+def test_mnist_room_gives_the_real_images_at_its_pixel_range(mnist_dir, shared_data):
+    info = json.loads((mnist_dir / "splits.json").read_text())
+    assert info["counts"] == SIZES and info["pool"] == "test_only"
+    raw = data.load_split(mnist_dir, "train", raw=True)
+    assert raw.dtype == np.uint8 and raw.shape == (600, 784)
+    originals = mnist.read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz").reshape(-1, 784)
+    assert (originals == raw[0]).all(axis=1).any()  # a real test image, unchanged
+    assert data.pixel_range(mnist_dir) == mnist.PIXEL_RANGE == (0.0, 1.0)
+    test = data.load_split(mnist_dir, "test", limit=50)
+    assert test.dtype == np.float32 and test.shape == (50, 784)
+    np.testing.assert_allclose(test, data.load_split(mnist_dir, "test", raw=True)[:50] / 255.0, atol=1e-6)
+    assert data.display_images(test[:3]).shape == (3, 28, 28)
+
+
+def test_display_images_refuses_rows_no_dataset_has():
+    with pytest.raises(ValueError, match="no image dataset has rows of length 100"):
+        data.display_images(np.zeros((2, 100)))
+
+
+def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, one_thread):
+    run = tmp_path / "run"
+    settings = {"model": {"hidden": 64}, "train": {"epochs": 2, "batch_size": 100, "lr": 1e-3}}
+    train.train_model(mnist_dir, "iml", 5, settings, 0, "cpu", run / "model.pt", run / "loss.csv",
+                      [run / "loss.png"], run / "train.ckpt")
+    with open(run / "loss.csv") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert len(losses) == 2 and losses[1] < losses[0] and not (run / "train.ckpt").exists()
+
+    gmm = {"n_components": 3, "covariance_type": "full", "n_init": 1, "max_iter": 100, "reg_covar": 1e-6,
+           "max_codes": None}
+    train.fit_base(mnist_dir, run / "model.pt", "gmm", gmm, 0, run / "base.npz")
+    evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"])
+    samples = np.load(run / "samples.npz")
+    assert samples["samples"].shape == (400, 784) and 0 <= samples["samples"].min() <= samples["samples"].max() <= 1
+    assert set(np.unique(samples["components"])) <= {0, 1, 2} and (run / "samples.png").stat().st_size > 0
+
+    kde_settings = {"block_rows": 128, "block_cols": 256, "paper": {"sigma": 0.2, "n_per_draw": 100, "n_draws": 4},
+                    "standard": {"n_samples": 400, "sigma_grid": {"min": 0.1, "max": 0.5, "num": 3}}}
+    evaluate.kde_scores(mnist_dir, run / "samples.npz", kde_settings, run / "kde.json")
+    kde = json.loads((run / "kde.json").read_text())
+    assert len(kde["paper"]["draws"]) == 4 and kde["paper"]["n_test"] == SIZES["test"]
+    assert np.isfinite(kde["paper"]["mean"]) and kde["split"]["counts"] == SIZES
+    assert 0.1 <= kde["standard"]["sigma"] <= 0.5
+
+    evaluate.exact_likelihood(mnist_dir, run / "model.pt", run / "base.npz", None, run / "lik.npz", run / "lik.json")
+    arrays, summary = np.load(run / "lik.npz"), json.loads((run / "lik.json").read_text())
+    assert summary["n_test"] == SIZES["test"] and len(arrays["exact"]) == SIZES["test"]
+    term = (arrays["exact"] - arrays["exact_without_sigmoid"]).mean()
+    assert term == pytest.approx(summary["output_sigmoid_term_mean"])
+    assert term >= 784 * np.log(4)  # the inverse sigmoid's -log σ'(a) is at least log 4 per pixel
+
+
+def test_celeba_room_gives_faces_in_minus_one_to_one(shared_data, tmp_path):
+    pytest.importorskip("cv2")
+    from iml.data import celeba, images
+
+    faces = shared_data / "celeba_sample" / "img_align_celeba"
+    if not faces.is_dir():
+        pytest.skip(f"no CELEB-A sample faces at {faces} (CelebA cannot be fetched)")
+    settings = {"margin": 0.1, "split_sizes": {"test": 5, "validation": 3}, "on_no_face": "fallback"}
+    celeba.preprocess(faces, None, settings, threads=1, seed=0, data_dir=tmp_path)
+    assert json.loads((tmp_path / "splits.json").read_text())["counts"]["test"] == 5
+    assert data.pixel_range(tmp_path) == celeba.PIXEL_RANGE == (-1.0, 1.0)
+    x = data.load_split(tmp_path, "test")
+    assert x.shape == (5, images.DATA_DIM) and x.dtype == np.float32 and -1 <= x.min() < x.max() <= 1
+    stored = celeba.load_split_images(tmp_path / "test.npy")
+    np.testing.assert_array_equal(images.to_uint8(images.to_image(x)), stored)  # rows are the stored faces
+    shown = data.display_images(x)
+    assert shown.shape == (5, 64, 64, 3) and 0 <= shown.min() and shown.max() <= 1
+
+
+def test_a_missing_celeba_source_says_where_to_get_it(tmp_path):
+    from iml.data import celeba
+
+    with pytest.raises(celeba.CelebAMissingError, match="img_align_celeba.zip") as err:
+        celeba.preprocess(tmp_path / "nowhere.zip", None, {"margin": 0.1, "split_sizes": None,
+                                                           "on_no_face": "fallback"}, 1, 0, tmp_path / "out")
+    assert str(tmp_path / "nowhere.zip") in str(err.value) and not (tmp_path / "out").exists()
