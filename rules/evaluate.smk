@@ -117,3 +117,26 @@ rule audio_scores:
         hop=config["audio"]["chunk"]["hop"],
     script:
         "../workflow_scripts/audio_scores.py"
+
+
+rule train_classifier:
+    input:
+        data=f"{R}/data/mnist/splits.json",
+    output:
+        model=f"{R}/metrics/classifier.pt",
+        summary=f"{R}/metrics/classifier.json",
+    log:
+        f"{LOGS}/train_classifier/classifier.log",
+    benchmark:
+        f"{BENCH}/train_classifier/classifier.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("train", "threads", 1)
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu", 0),
+    params:
+        settings=config["evaluate"]["classifier"],
+    script:
+        "../workflow_scripts/train_classifier.py"

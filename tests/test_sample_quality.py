@@ -1,6 +1,8 @@
 """Sample-quality metrics (Fréchet distance, k-NN precision/recall) in the features of the MNIST
 classifier, on real MNIST (the offline split carved from the test images)."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -146,3 +148,20 @@ def test_references_training_images_near_the_floor_and_mean_image_far(test_featu
     assert mean["fid"] > 20 * floor["fid"] and mean["recall"] < 0.01
     with pytest.raises(ValueError, match="2000 reference samples .* holds 1000"):
         reference_samples(splits["x_train"][:1000], 2000, seed=0)
+
+
+def test_train_classifier_step_fails_below_the_bar_and_writes_nothing(splits, tmp_path):
+    from iml import steps
+    from iml.io import save_npz
+
+    save_npz(tmp_path / "splits.npz", **{k: v[:600] for k, v in splits.items()})
+    settings = {"seed": 0, "accuracy_bar": 0.98, "channels": [8, 16], "features": 32, "epochs": 3,
+                "batch_size": 32, "lr": 3e-3}  # a few seconds' training: well above chance, below the bar
+    paths = {"model_path": tmp_path / "c.pt", "summary_path": tmp_path / "c.json"}
+    with pytest.raises(classifier.ClassifierTooWeak, match="600 test images, below the required 98.00%"):
+        steps.train_classifier(tmp_path, settings, "cpu", **paths)
+    assert not any(p.exists() for p in paths.values())
+    steps.train_classifier(tmp_path, {**settings, "accuracy_bar": 0.5}, "cpu", **paths)
+    summary = json.loads(paths["summary_path"].read_text())
+    assert 0.5 <= summary["test_accuracy"] < 0.98 and summary["n_train"] == 600
+    classifier.load_classifier(paths["model_path"])
