@@ -14,10 +14,11 @@ from iml.metrics.sample_quality import (
     frechet_distance, frechet_distance_from_stats, precision_recall, reference_samples, sample_quality,
 )
 
-# One short training shared by the module (the full-size run is benchmarks/classifier_benchmark.py).
-# On 7000 images it reaches the workflow's 98% bar (measured 98.x%); the test allows a little
-# slack for thread-count rounding differences between machines.
-TEST_BAR = 0.975
+# One short training shared by the module, smaller than the workflow's (the full-size run, which
+# must reach 98%, is benchmarks/classifier_benchmark.py): on the 7000 offline training images it
+# measured 96.95% test accuracy; the bar leaves room for thread-count rounding between machines.
+TEST_SETTINGS = {"channels": [16, 32], "batch_size": 32, "epochs": 4, "shift": 0}
+TEST_BAR = 0.96
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def splits(shared_data):
 @pytest.fixture(scope="module")
 def trained(splits):
     model, info = classifier.train_classifier(splits["x_train"], splits["y_train"], seed=0,
-                                              device=torch.device("cpu"))
+                                              settings=TEST_SETTINGS, device=torch.device("cpu"))
     return model, info
 
 
@@ -156,7 +157,7 @@ def test_train_classifier_step_fails_below_the_bar_and_writes_nothing(splits, tm
 
     save_npz(tmp_path / "splits.npz", **{k: v[:600] for k, v in splits.items()})
     settings = {"seed": 0, "accuracy_bar": 0.98, "channels": [8, 16], "features": 32, "epochs": 3,
-                "batch_size": 32, "lr": 3e-3}  # a few seconds' training: well above chance, below the bar
+                "batch_size": 32, "lr": 3e-3, "shift": 0}  # a few seconds' training: well above chance, below the bar
     paths = {"model_path": tmp_path / "c.pt", "summary_path": tmp_path / "c.json"}
     with pytest.raises(classifier.ClassifierTooWeak, match="600 test images, below the required 98.00%"):
         steps.train_classifier(tmp_path, settings, "cpu", **paths)
