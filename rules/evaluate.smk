@@ -66,3 +66,26 @@ rule exact_likelihood:
         n_test=config["evaluate"]["likelihood"]["n_test"],
     script:
         "../workflow_scripts/exact_likelihood.py"
+
+
+rule train_classifier:
+    input:
+        data=f"{R}/data/mnist/splits.json",
+    output:
+        model=f"{R}/metrics/classifier.pt",
+        summary=f"{R}/metrics/classifier.json",
+    log:
+        f"{LOGS}/train_classifier/classifier.log",
+    benchmark:
+        f"{BENCH}/train_classifier/classifier.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("train", "threads", 1)
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu", 0),
+    params:
+        settings=config["evaluate"]["classifier"],
+    script:
+        "../workflow_scripts/train_classifier.py"

@@ -13,9 +13,10 @@ from iml import plots
 from iml.bases import build_base, load_base
 from iml.data import audio, display_images, load_split
 from iml.io import load_json, load_npz, save_json, save_npz
-from iml.metrics import kde
+from iml.metrics import classifier, kde
 from iml.models import load_model
 from iml.steps.train import encode
+from iml.training import pick_device
 
 log = logging.getLogger("iml")
 
@@ -52,6 +53,23 @@ def kde_scores(data_dir, samples_path, settings, out_path):
              result["paper"]["mean"], result["paper"]["std"], len(draws), standard["mean"],
              standard["sem"], standard["sigma"], time.perf_counter() - t0)
     save_json(out_path, result)
+
+
+def train_classifier(data_dir, settings, device, model_path, summary_path):
+    """The feature classifier of the sample-quality metrics, trained on the training split; fails
+    (writing nothing) when its test accuracy is below settings["accuracy_bar"]."""
+    with np.load(Path(data_dir) / "splits.npz") as arrays:
+        y_train, y_test = arrays["y_train"], arrays["y_test"]
+    x_test = load_split(data_dir, "test")
+    model_settings = {k: v for k, v in settings.items() if k not in ("seed", "accuracy_bar")}
+    model, run = classifier.train_classifier(load_split(data_dir, "train"), y_train, settings["seed"],
+                                             model_settings, pick_device(device))
+    log.info("feature classifier trained in %.1f s on %s", run["seconds"], run["device"])
+    acc = classifier.check_accuracy(model, x_test, y_test, settings["accuracy_bar"])  # the error names both
+    log.info("feature classifier: test accuracy %.2f%% (bar %.2f%%)", 100 * acc, 100 * settings["accuracy_bar"])
+    classifier.save_classifier(model_path, model, run["settings"])
+    save_json(summary_path, {**run, "test_accuracy": acc, "accuracy_bar": settings["accuracy_bar"],
+                             "n_test": len(x_test)})
 
 
 def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
