@@ -151,7 +151,7 @@ def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summa
     with torch.no_grad():
         codes, log_volume = model.log_volume(x)
         _, log_volume_no_sigmoid = model.log_volume(x, output_sigmoid=False)
-    base_ll = base.score(codes.numpy())
+    base_ll = base.score_samples(codes.numpy())
     exact, exact_no_sigmoid = base_ll + log_volume.numpy(), base_ll + log_volume_no_sigmoid.numpy()
     save_npz(arrays_path, exact=exact, exact_without_sigmoid=exact_no_sigmoid, base=base_ll)
     summary = {"n_test": len(x), "base_mean": float(base_ll.mean()),

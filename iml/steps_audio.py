@@ -107,14 +107,14 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path):
     else:
         gmm = build_base("gmm", {"n_components": min(hmm.n_states, len(train)), "covariance_type": "diag"},
                          seed).fit(train)
-        gmm_scores, gmm_source = gmm.score, "a separately fitted diagonal GMM"
+        gmm_scores, gmm_source = gmm.score_samples, "a separately fitted diagonal GMM"
     normal = build_base("standard_normal", {}, seed).fit(train)
 
     def per_frame(codes, lengths):
-        return {"hmm": float(hmm.score(codes, lengths).sum() / len(codes)),
+        return {"hmm": float(hmm.sequence_log_likelihoods(codes, lengths).sum() / len(codes)),
                 "gmm": float(gmm_scores(codes).mean()),
                 # N(0, I) on standardised codes, with the standardisation's Jacobian
-                "standard_normal": float(normal.score((codes - mean) / std).mean() - np.log(std).sum())}
+                "standard_normal": float(normal.score_samples((codes - mean) / std).mean() - np.log(std).sum())}
 
     held_out, training = per_frame(test, data["lengths_test"]), per_frame(train, data["lengths_train"])
     result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,
