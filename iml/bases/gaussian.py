@@ -6,7 +6,7 @@ from iml.bases.base import BaseDistribution, check_codes
 
 
 class StandardNormalBase(BaseDistribution):
-    def __init__(self, random_state=0):
+    def __init__(self, random_state: int = 0):
         self.random_state = random_state
         self.rng = np.random.default_rng(random_state)
         self.dim = None

@@ -1,6 +1,7 @@
 """A Gaussian mixture base (scikit-learn), full covariances by default."""
 
 import logging
+from typing import Literal, Optional
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -11,8 +12,9 @@ log = logging.getLogger(__name__)
 
 
 class GaussianMixtureBase(BaseDistribution):
-    def __init__(self, n_components=30, covariance_type="full", n_init=1, max_iter=200,
-                 reg_covar=1e-6, max_codes=None, random_state=0):
+    def __init__(self, n_components: int = 30, covariance_type: Literal["full", "tied", "diag", "spherical"] = "full",
+                 n_init: int = 1, max_iter: int = 200, reg_covar: float = 1e-6, max_codes: Optional[int] = None,
+                 random_state: int = 0):
         self.max_codes, self.random_state = max_codes, random_state
         self.rng = np.random.default_rng(random_state)
         self.mixture = GaussianMixture(

@@ -13,6 +13,7 @@ Both feed the same repair of the M-step's degenerate cases (see `repair`).
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -471,8 +472,10 @@ class GaussianHMMBase(BaseDistribution):
     update: with init "gmm" its first entry is the starting GMM's), converged_.
     """
 
-    def __init__(self, n_states=300, n_iter=50, tol=1e-3, backend="torch", var_floor=1e-3,
-                 init="gmm", device="auto", dtype="float32", random_state=0):
+    def __init__(self, n_states: int = 300, n_iter: int = 50, tol: float = 1e-3,
+                 backend: Literal["torch", "hmmlearn"] = "torch", var_floor: float = 1e-3,
+                 init: Literal["gmm", "kmeans", "random"] = "gmm", device: str = "auto",
+                 dtype: Literal["float32", "float64"] = "float32", random_state: int = 0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
         if init not in ("gmm", "kmeans", "random"):
