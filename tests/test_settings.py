@@ -101,3 +101,14 @@ def test_a_variant_takes_the_capabilities_of_the_model_it_uses():
     assert spec("iml_allcodes", config["algorithms"]).exact_likelihood
     with pytest.raises(ValueError, match="unknown algorithm 'iml_allcodes'.*model_of"):
         spec("iml_allcodes")  # without the config, a variant is not guessed from its name
+
+
+def test_reading_the_registry_imports_no_network_code():
+    """The Snakefile reads the registry at start-up; torch is loaded only when a model is built."""
+    import subprocess
+    import sys
+
+    code = "import sys, iml.models, iml.tables; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "False"

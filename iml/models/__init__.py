@@ -3,29 +3,30 @@
 A model offers decode(h); make_optimizers(train settings) and train_step(batch, optimizers)
 for the shared training loop; and encode(x) where it has an encoder. What each can do is
 declared here, in MODELS, and the workflow asks (spec, family_of) instead of reading names.
+The registry imports no network code (nor torch) until a model is built: the Snakefile reads it
+when it starts.
 """
 
+import importlib
 import pickle
 from dataclasses import dataclass
 
-import torch
-
 from iml.io import atomic_path
-from iml.models.audio import ConvAutoencoder
-from iml.models.dcgan import DCGANGAN, DCGANVAE, DCGANWGAN, DCGANAutoencoder
-from iml.models.gan import GAN, WGAN
-from iml.models.invertible import InvertiblePerceptron
-from iml.models.vae import VAE
 
 FAMILIES = ("iml", "vae", "gan", "wgan")  # the paper's algorithms, in the order tables show them
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    builder: type
+    path: str  # "module:class" of the network
     family: str  # one of FAMILIES: the same algorithm at another dataset's network sizes
     exact_likelihood: bool  # an invertible decoder: the exact log-likelihood (Eq. 6) is computed
     encoder: bool  # encode(x) gives the codes a base is fitted on
+
+    @property
+    def builder(self):
+        module, name = self.path.split(":")
+        return getattr(importlib.import_module(module), name)
 
     @property
     def order(self):
@@ -34,15 +35,15 @@ class ModelSpec:
 
 
 MODELS = {  # MNIST, the paper's MLP sizes; audio; CELEB-A, DCGAN sizes
-    "iml": ModelSpec(InvertiblePerceptron, "iml", exact_likelihood=True, encoder=True),
-    "vae": ModelSpec(VAE, "vae", exact_likelihood=False, encoder=True),
-    "gan": ModelSpec(GAN, "gan", exact_likelihood=False, encoder=False),
-    "wgan": ModelSpec(WGAN, "wgan", exact_likelihood=False, encoder=False),
-    "iml_audio": ModelSpec(ConvAutoencoder, "iml", exact_likelihood=False, encoder=True),
-    "iml_dcgan": ModelSpec(DCGANAutoencoder, "iml", exact_likelihood=False, encoder=True),
-    "vae_dcgan": ModelSpec(DCGANVAE, "vae", exact_likelihood=False, encoder=True),
-    "gan_dcgan": ModelSpec(DCGANGAN, "gan", exact_likelihood=False, encoder=False),
-    "wgan_dcgan": ModelSpec(DCGANWGAN, "wgan", exact_likelihood=False, encoder=False),
+    "iml": ModelSpec("iml.models.invertible:InvertiblePerceptron", "iml", exact_likelihood=True, encoder=True),
+    "vae": ModelSpec("iml.models.vae:VAE", "vae", exact_likelihood=False, encoder=True),
+    "gan": ModelSpec("iml.models.gan:GAN", "gan", exact_likelihood=False, encoder=False),
+    "wgan": ModelSpec("iml.models.gan:WGAN", "wgan", exact_likelihood=False, encoder=False),
+    "iml_audio": ModelSpec("iml.models.audio:ConvAutoencoder", "iml", exact_likelihood=False, encoder=True),
+    "iml_dcgan": ModelSpec("iml.models.dcgan:DCGANAutoencoder", "iml", exact_likelihood=False, encoder=True),
+    "vae_dcgan": ModelSpec("iml.models.dcgan:DCGANVAE", "vae", exact_likelihood=False, encoder=True),
+    "gan_dcgan": ModelSpec("iml.models.dcgan:DCGANGAN", "gan", exact_likelihood=False, encoder=False),
+    "wgan_dcgan": ModelSpec("iml.models.dcgan:DCGANWGAN", "wgan", exact_likelihood=False, encoder=False),
 }
 
 
@@ -67,12 +68,16 @@ def build_model(algorithm, latent_dim, data_dim, settings):
 
 
 def save_model(path, model, algorithm, latent_dim, data_dim, settings):
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save({"state_dict": model.state_dict(), "algorithm": algorithm, "latent_dim": latent_dim,
                     "data_dim": data_dim, "settings": settings}, tmp)
 
 
 def load_model(path, device="cpu"):
+    import torch
+
     try:  # weights_only: a planted file cannot run code while it is read
         saved = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
