@@ -101,7 +101,7 @@ def violin(path, n_states, threads):
     codes = centred @ np.linalg.svd(centred, full_matrices=False)[2][:80].T
     z = (codes - codes.mean(0)) / codes.std(0)
     lengths = np.array([len(z)])
-    params = GaussianHMMBase(n_states=n_states, init="random", seed=0).initial_params(z)
+    params = GaussianHMMBase(n_states=n_states, init="random", random_state=0).initial_params(z)
     print(f"\nviolin: {path}: {len(wave) / audio.SAMPLE_RATE:.0f} s, ONE sequence of {len(z)} frames, "
           f"{n_states} states, {threads} thread(s)")
     torch.set_num_threads(threads)
@@ -131,7 +131,7 @@ def main():
     device = resolve_device(a.device)
 
     codes, lengths = synthetic_sequences(a.states, a.dim, a.frames)
-    base = GaussianHMMBase(n_states=a.states, init="random", seed=0)
+    base = GaussianHMMBase(n_states=a.states, init="random", random_state=0)
     z = (codes - codes.mean(0)) / codes.std(0)
     params = base.initial_params(z)  # means at random frames, unit variances, uniform transitions
     flops = em_flops(len(z), a.states, a.dim)

@@ -19,11 +19,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from iml import plots, tables
 from iml.bases import load_base
 from iml.io import load_json, save_json, save_text
 from iml.steps import aggregate
+from iml.models import family_of
 
 RUN = re.compile(r"(?P<dataset>[a-z0-9_]+)/(?P<algorithm>[a-z_]+)/K(?P<K>\d+)/seed(?P<seed>\d+)$")
 
@@ -117,8 +119,9 @@ def summary_text(dataset, runs, table):
     return "\n".join(lines) + "\n"
 
 
-def assemble(root, out_dir):
-    """The tables, Fig. 3 (left) and summary.md from the committed summaries under `root` alone."""
+def assemble(root, out_dir, families=None):
+    """The tables, Fig. 3 (left) and summary.md from the committed summaries under `root` alone.
+    families: {algorithm: family} for variants such as iml_allcodes (see iml.tables.family)."""
     out_dir = Path(out_dir)
     published = load_published(root)
     if not published:
@@ -127,13 +130,14 @@ def assemble(root, out_dir):
     for dataset, runs in sorted(published.items()):
         paths = {name: [out_dir / f"{dataset}_{name}.{ext}" for ext in ("csv", "md", "tex")]
                  for name in ("kde_by_k", "table1")}
-        aggregate.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs))
+        aggregate.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs),
+                              families=families)
         summary = tables.summarise_by_k(runs)
         settings = tables.describe(tables.kde_settings(runs), {r["seed"] for r in runs})
         plots.kde_vs_k(summary, [out_dir / f"{dataset}_kde_vs_k.png"], settings,
                        split_note=f"{dataset.upper()}: {settings['data']}")
         comparable = tables.comparable_with_paper(tables.kde_settings(runs))
-        sections.append(summary_text(dataset, runs, tables.best_over_k(summary, dataset, comparable)))
+        sections.append(summary_text(dataset, runs, tables.best_over_k(summary, dataset, comparable, families)))
     save_text(out_dir / "summary.md", "\n".join(sections))
 
 
@@ -146,12 +150,15 @@ def main(argv=None):
     t = sub.add_parser("tables", help="rebuild the tables from copied summaries alone")
     t.add_argument("runs_dir")
     t.add_argument("out_dir")
+    t.add_argument("--config", default="config.yaml",
+                   help="the workflow's config, whose algorithms section says which model a variant uses")
     args = parser.parse_args(argv)
     if args.command == "collect":
         for rel in collect(args.results_dir, args.dest):
             print(rel)
     else:
-        assemble(args.runs_dir, args.out_dir)
+        with open(args.config) as f:
+            assemble(args.runs_dir, args.out_dir, family_of(yaml.safe_load(f)["algorithms"]))
 
 
 if __name__ == "__main__":

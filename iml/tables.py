@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from iml.io import save_text
+from iml.models import FAMILIES, spec
 
 # Table 1 of the paper, computed with σ = 0.2 and a log-sum over 1000 samples (PAPER_KDE).
 PAPER_TABLE1 = {"mnist": {"iml": 143, "vae": 132, "gan": -5, "wgan": 64},
@@ -90,11 +91,11 @@ def summarise_by_k(runs):
     return summary
 
 
-def best_over_k(summary, dataset, comparable=True):
+def best_over_k(summary, dataset, comparable=True, families=None):
     """Table 1: per algorithm, for the paper convention the K with the best mean test score (the
     paper's protocol); for the standard one the K with the best mean validation score, and the
     test score at that K. The paper's number stands beside it only when `comparable` (scored
-    with the paper's σ and draw size)."""
+    with the paper's σ and draw size). families: see `family`."""
     table = []
     for algorithm in sorted({r["algorithm"] for r in summary}):
         rows = [r for r in summary if r["algorithm"] == algorithm]
@@ -105,7 +106,7 @@ def best_over_k(summary, dataset, comparable=True):
             "K_paper": best_paper["K"],
             "kde_paper": best_paper["kde_paper_mean"], "kde_paper_spread": best_paper["kde_paper_spread"],
             "kde_paper_spread_is": best_paper["kde_paper_spread_is"],
-            "paper_reported": PAPER_TABLE1.get(dataset, {}).get(family(algorithm)) if comparable else None,
+            "paper_reported": PAPER_TABLE1.get(dataset, {}).get(family(algorithm, families)) if comparable else None,
             "K_standard": best_standard["K"],
             "kde_standard": best_standard["kde_standard_mean"],
             "kde_standard_spread": best_standard["kde_standard_spread"],
@@ -242,20 +243,23 @@ def write_table(rows, caption, csv_path, md_path, tex_path=None, headers=None):
         save_text(tex_path, to_latex(rows, caption, headers))
 
 
-def family(algorithm):
-    """iml_dcgan -> iml: the same algorithm at another dataset's network sizes."""
-    return algorithm.split("_")[0]
+def family(algorithm, families=None):
+    """iml_dcgan -> iml: the same algorithm at another dataset's network sizes, as the model
+    registry declares; `families` ({algorithm: family}, iml.models.family_of of the config's
+    algorithms) covers variants such as iml_allcodes that name their model in the config."""
+    return (families or {}).get(algorithm) or spec(algorithm).family
 
 
-def combined_table1(per_dataset):
+def combined_table1(per_dataset, families=None):
     """Table 1 with a column per dataset: {dataset: rows of its best_over_k table} -> rows."""
-    families = sorted({family(r["algorithm"]) for rows in per_dataset.values() for r in rows},
-                      key=lambda f: ["iml", "vae", "gan", "wgan"].index(f) if f in ("iml", "vae", "gan", "wgan") else 9)
+    in_tables = sorted({family(r["algorithm"], families) for rows in per_dataset.values() for r in rows},
+                       key=FAMILIES.index)
     table = []
-    for fam in families:
+    for fam in in_tables:
         row = {"algorithm": fam.upper()}
         for dataset, rows in per_dataset.items():
-            match = next((r for r in rows if family(r["algorithm"]) == fam), None)  # iml before iml_allcodes
+            # iml before iml_allcodes
+            match = next((r for r in rows if family(r["algorithm"], families) == fam), None)
             score = f"{float(match['kde_paper']):.1f} ± {float(match['kde_paper_spread']):.1f}" if match else None
             row[f"{dataset} (ours)"] = score
             row[f"{dataset} (paper)"] = (match or {}).get("paper_reported") or None  # empty: not comparable
@@ -263,13 +267,13 @@ def combined_table1(per_dataset):
     return table
 
 
-def write_combined_table1(datasets, csv_paths, out_paths):
+def write_combined_table1(datasets, csv_paths, out_paths, families=None):
     per_dataset = {}
     for dataset, path in zip(datasets, csv_paths):
         with open(path) as f:
             per_dataset[dataset] = list(csv.DictReader(f))
     spreads = "; ".join(f"{d}: ± {_one_kind(rows, 'kde_paper_spread_is')}" for d, rows in per_dataset.items())
-    write_table(combined_table1(per_dataset), "Table 1: best KDE score over K, K selected on the test set (the "
+    write_table(combined_table1(per_dataset, families), "Table 1: best KDE score over K, K selected on the test set (the "
                 "paper's protocol), paper convention, beside the paper's numbers; mean over seeds "
                 f"({spreads}). Each column's σ, samples per draw, seeds, base fits and data split are named in "
                 "its <dataset>_table1 caption.", *out_paths)

@@ -81,7 +81,7 @@ def _panel(name, w, b, base, x_train, x_test, n):
         "name": name, "W": w.tolist(), "b": b.tolist(), "generated": generated,
         "base_samples": base_samples, "mapped_data": (x_train - b) @ w_inv.T,
         # the model's own density of held-out data: p_base(W⁻¹(x − b)) / |det W|
-        "test_log_likelihood": float((base.score((x_test - b) @ w_inv.T) - log_det).mean()),
+        "test_log_likelihood": float((base.score_samples((x_test - b) @ w_inv.T) - log_det).mean()),
         # how plausible the model's samples are under the true mixture (low when a mode is missed)
         "samples_true_log_likelihood": float(mixture_logpdf(generated).mean()),
         "mode_fractions": [float(f) for f in np.bincount(

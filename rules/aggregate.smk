@@ -31,6 +31,7 @@ rule make_tables:
         runs=lambda w: runs(w.dataset),
         likelihood_runs=lambda w: likelihood_runs(w.dataset),
         base_notes=lambda w: base_notes(w.dataset),
+        families=algorithm_families(),
     script:
         "../workflow_scripts/make_tables.py"
 
@@ -90,6 +91,7 @@ rule table1:
         runtime=res("report", "runtime"),
     params:
         datasets=image_datasets(),
+        families=algorithm_families(),
     script:
         "../workflow_scripts/table1.py"
 

@@ -1,6 +1,8 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from iml.models import MODELS, family_of, spec
+
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -24,7 +26,8 @@ def check_config():
             "config: evaluate.kde.standard.sigma_grid.min is larger than its max"
         )
     if config["data"]["celeba"]["source"] and not any(
-        a.startswith("iml") for a in config["celeba"]["algorithms"]
+        spec(a, config["algorithms"]).family == "iml"
+        for a in config["celeba"]["algorithms"]
     ):
         raise ValueError(
             "config: celeba.algorithms needs iml_dcgan (Fig. 5 groups its samples)"
@@ -84,7 +87,8 @@ DL = config["data"]["download_dir"]
 RUN = f"{R}/{{dataset}}/{{algorithm}}/K{{k}}/seed{{seed}}"
 LOGS = f"{R}/logs"
 BENCH = f"{R}/benchmarks"
-INVERTIBLE = {"iml"}  # models whose exact likelihood (Eq. 6) is computed
+# models whose exact likelihood (Eq. 6) is computed, as the model registry declares
+INVERTIBLE = {m for m, s in MODELS.items() if s.exact_likelihood}
 
 
 wildcard_constraints:
@@ -129,6 +133,11 @@ def trained_as(algorithm):
     """The algorithm whose trained model this one uses: a variant such as iml_allcodes (another
     base fit) names it in model_of and shares its model.pt."""
     return config["algorithms"][algorithm].get("model_of", algorithm)
+
+
+def algorithm_families():
+    """{algorithm: its family (iml, vae, gan, wgan)} from the model registry, for the tables."""
+    return family_of(config["algorithms"])
 
 
 def model_file(wildcards):

@@ -15,54 +15,57 @@ def two_clusters():
 def test_every_base_shares_the_interface(two_clusters):
     for name in BASES:
         settings = {"n_components": 2} if name == "gmm" else {}
-        base = build_base(name, settings, seed=0).fit(two_clusters)
+        base = build_base(name, settings, random_state=0).fit(two_clusters)
         codes, _ = base.sample(50)
         assert codes.shape == (50, 3)
-        assert base.score(codes).shape == (50,)
+        per_row = base.score_samples(codes)
+        assert per_row.shape == (50,)
+        assert base.score(codes) == pytest.approx(per_row.mean(), rel=1e-12)  # scikit-learn's score
+        assert base.settings()["random_state"] == 0 and "seed" not in base.settings()
 
 
 def test_gmm_recovers_clusters_and_samples_by_component(two_clusters):
-    base = build_base("gmm", {"n_components": 2}, seed=0).fit(two_clusters)
+    base = build_base("gmm", {"n_components": 2}, random_state=0).fit(two_clusters)
     codes, labels = base.sample(3000)
     assert sorted(np.bincount(labels) / 3000) == pytest.approx([1 / 3, 2 / 3], abs=0.03)
     for k in range(2):
         mean = codes[labels == k].mean(0)
         assert np.allclose(np.abs(mean), 4, atol=0.15)
         np.testing.assert_allclose(mean, base.mixture.means_[k], atol=0.15)
-    np.testing.assert_allclose(base.score(two_clusters), base.mixture.score_samples(two_clusters))
+    np.testing.assert_allclose(base.score_samples(two_clusters), base.mixture.score_samples(two_clusters))
 
 
 def test_gmm_score_is_the_mixture_density(two_clusters):
-    base = build_base("gmm", {"n_components": 2}, seed=0).fit(two_clusters)
+    base = build_base("gmm", {"n_components": 2}, random_state=0).fit(two_clusters)
     m = base.mixture
     x = two_clusters[:5]
     density = sum(w * stats.multivariate_normal(mu, cov).pdf(x)
                   for w, mu, cov in zip(m.weights_, m.means_, m.covariances_))
-    np.testing.assert_allclose(base.score(x), np.log(density), rtol=1e-8)
+    np.testing.assert_allclose(base.score_samples(x), np.log(density), rtol=1e-8)
 
 
 def test_sampling_is_seeded(two_clusters):
-    a = build_base("gmm", {"n_components": 2}, seed=3).fit(two_clusters).sample(10)[0]
-    b = build_base("gmm", {"n_components": 2}, seed=3).fit(two_clusters).sample(10)[0]
+    a = build_base("gmm", {"n_components": 2}, random_state=3).fit(two_clusters).sample(10)[0]
+    b = build_base("gmm", {"n_components": 2}, random_state=3).fit(two_clusters).sample(10)[0]
     np.testing.assert_array_equal(a, b)
 
 
 def test_standard_normal_score():
-    base = build_base("standard_normal", {}, seed=0).fit(np.zeros((2, 4)))
+    base = build_base("standard_normal", {}, random_state=0).fit(np.zeros((2, 4)))
     x = np.random.default_rng(0).normal(size=(6, 4))
-    np.testing.assert_allclose(base.score(x), stats.multivariate_normal(np.zeros(4), np.eye(4)).logpdf(x))
+    np.testing.assert_allclose(base.score_samples(x), stats.multivariate_normal(np.zeros(4), np.eye(4)).logpdf(x))
 
 
 def test_nan_codes_are_refused_with_a_clear_message(two_clusters):
     codes = two_clusters.copy()
     codes[10, 1] = np.nan
     with pytest.raises(NonFiniteCodesError, match="1 of 600 codes contain NaN.*row 10"):
-        build_base("gmm", {"n_components": 2}, seed=0).fit(codes)
+        build_base("gmm", {"n_components": 2}, random_state=0).fit(codes)
 
 
 def test_too_few_codes(two_clusters):
     with pytest.raises(ValueError, match="at least that many codes"):
-        build_base("gmm", {"n_components": 30}, seed=0).fit(two_clusters[:10])
+        build_base("gmm", {"n_components": 30}, random_state=0).fit(two_clusters[:10])
 
 
 @pytest.mark.parametrize("name,settings", [
@@ -72,11 +75,11 @@ def test_too_few_codes(two_clusters):
     ("standard_normal", {}),
 ])
 def test_a_stored_base_samples_and_scores_as_the_fitted_one(two_clusters, tmp_path, name, settings):
-    base = build_base(name, settings, seed=4).fit(two_clusters, [100, 500] if name == "hmm" else None)
+    base = build_base(name, settings, random_state=4).fit(two_clusters, [100, 500] if name == "hmm" else None)
     save_base(tmp_path / "base.npz", name, base)
     loaded = load_base(tmp_path / "base.npz")
     assert type(loaded) is type(base)
-    np.testing.assert_array_equal(loaded.score(two_clusters), base.score(two_clusters))
+    np.testing.assert_array_equal(loaded.score_samples(two_clusters), base.score_samples(two_clusters))
     for (a, la), (b, lb) in zip([loaded.sample(20), loaded.sample(5)], [base.sample(20), base.sample(5)]):
         np.testing.assert_array_equal(a, b)  # the same draws: the generator's state is stored too
         np.testing.assert_array_equal(la, lb)
@@ -96,3 +99,16 @@ def test_a_planted_pickle_is_refused_without_running_it(tmp_path):
         with pytest.raises(ValueError, match=f"{planted}: not a base distribution"):
             load_base(tmp_path / planted)
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_base_saved_with_the_old_seed_setting_says_to_regenerate_it(two_clusters, tmp_path):
+    import json
+
+    save_base(tmp_path / "base.npz", "standard_normal", build_base("standard_normal", {}, 0).fit(two_clusters))
+    with np.load(tmp_path / "base.npz") as data:
+        arrays = dict(data)
+    header = json.loads(str(arrays["header"]))
+    header["settings"] = {"seed": header["settings"].pop("random_state")}
+    np.savez(tmp_path / "old.npz", **{**arrays, "header": np.array(json.dumps(header))})
+    with pytest.raises(ValueError, match=r"old\.npz: a base saved with the old setting 'seed'.*rerun"):
+        load_base(tmp_path / "old.npz")

@@ -34,6 +34,10 @@ def workdir(tmp_path_factory):
     ({"audio": {"chunk": {"size": 800, "hop": 1000}}}, r"audio.chunk.hop \(1000\) is larger than audio.chunk.size"),
     ({"algorithms": {"iml": {"model": {"hidden": 100}}}}, r"mnist.K \[120, 140\] larger than algorithms.iml.model.hidden"),
     ({"results_dir": "results_{x}"}, r"'results_\{x\}' does not match.*\['results_dir'\]"),
+    # a misspelt model setting (the schema is checked against the constructors by tests/test_settings.py)
+    ({"algorithms": {"wgan_dcgan": {"model": {"critic_nrom": "layer"}}}},
+     r"Additional properties are not allowed \('critic_nrom'.*\['wgan_dcgan'\]\['model'\]"),
+    ({"algorithms": {"iml": {"model": {"tanh_bound": 1.5}}}}, r"1.5 is greater than or equal to the maximum of 1"),
 ])
 def test_bad_config_is_refused_before_any_job(workdir, override, expected):
     (workdir / "bad.yaml").write_text(yaml.safe_dump(override))
@@ -47,6 +51,18 @@ def test_paper_and_presets_are_valid(workdir):
     for extra in ([], ["--configfile", "presets/quick.yaml"], ["--configfile", "presets/offline.yaml"]):
         proc = snakemake(workdir, "-n", *extra)
         assert "train" in proc.stdout
+
+
+def test_every_constructor_option_is_reachable_from_the_config(workdir):
+    """Options that only tests could set before: the DCGAN models' amp, likelihood_std and
+    critic_norm, the invertible perceptron's tails."""
+    (workdir / "options.yaml").write_text(yaml.safe_dump({"algorithms": {
+        "iml_dcgan": {"model": {"amp": True}},
+        "vae_dcgan": {"model": {"likelihood_std": 0.5, "amp": True}},
+        "wgan_dcgan": {"model": {"critic_norm": "layer", "gradient_penalty": 10.0, "optimizer": "adam"}},
+        "iml": {"model": {"tanh_bound": 0.95, "sigmoid_eps": 1.0e-3}}}}))
+    proc = snakemake(workdir, "-n", "--configfile", "options.yaml")
+    assert "train" in proc.stdout
 
 
 def test_results_dir_through_a_symlink_out_of_the_project_is_refused(workdir, tmp_path):

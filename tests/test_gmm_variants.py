@@ -22,8 +22,8 @@ def test_all_codes_variant_shares_the_trained_model(tmp_path):
 
 def test_max_codes_subsamples_the_fit():
     codes = np.random.default_rng(0).standard_normal((5000, 3))
-    capped = build_base("gmm", {"n_components": 2, "max_codes": 3000}, seed=1).fit(codes)
-    full = build_base("gmm", {"n_components": 2, "max_codes": None}, seed=1).fit(codes)
+    capped = build_base("gmm", {"n_components": 2, "max_codes": 3000}, random_state=1).fit(codes)
+    full = build_base("gmm", {"n_components": 2, "max_codes": None}, random_state=1).fit(codes)
     assert not np.allclose(capped.mixture.means_, full.mixture.means_)
-    again = build_base("gmm", {"n_components": 2, "max_codes": 3000}, seed=1).fit(codes)
+    again = build_base("gmm", {"n_components": 2, "max_codes": 3000}, random_state=1).fit(codes)
     np.testing.assert_array_equal(capped.mixture.means_, again.mixture.means_)  # seeded draw

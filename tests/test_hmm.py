@@ -93,7 +93,7 @@ def test_one_em_update_matches_hmmlearn(small, dtype):
 def test_both_backends_fit_the_same_model(small):
     z, lengths, _ = small
     fits = {b: GaussianHMMBase(n_states=K, n_iter=8, tol=-np.inf, backend=b, dtype="float64", device="cpu",
-                               seed=1).fit(z, lengths) for b in ("torch", "hmmlearn")}
+                               random_state=1).fit(z, lengths) for b in ("torch", "hmmlearn")}
     torch_fit, hmmlearn_fit = fits["torch"], fits["hmmlearn"]
     np.testing.assert_allclose(torch_fit.loglik_history_, hmmlearn_fit.loglik_history_, rtol=1e-10)
     for name in ("startprob", "transmat", "means", "variances"):
@@ -128,7 +128,7 @@ def test_cuda_engine_matches_cpu(small):
 
 
 def test_scores_are_log_densities_of_the_raw_codes(small):
-    """score works in code space: the same HMM written over raw codes scores them identically in
+    """Scores work in code space: the same HMM written over raw codes scores them identically in
     hmmlearn, so the standardisation's Jacobian is accounted for."""
     z, lengths, params = small
     mean, std = np.array([1.0, -2.0, 0.5, 3.0]), np.array([2.0, 0.5, 1.5, 4.0])
@@ -136,20 +136,24 @@ def test_scores_are_log_densities_of_the_raw_codes(small):
     base = hmm_base(params, mean, std)
     raw = HMMParams(params.startprob, params.transmat, params.means * std + mean, params.variances * std**2)
     ref = np.array([reference_hmmlearn(raw).score(x) for x in split(codes, lengths)])
-    np.testing.assert_allclose(base.score(codes, lengths), ref, rtol=1e-12)
+    np.testing.assert_allclose(base.sequence_log_likelihoods(codes, lengths), ref, rtol=1e-12)
 
 
-def test_score_without_lengths_gives_per_frame_conditionals(small):
+def test_score_samples_gives_per_frame_conditionals_and_score_their_mean(small):
     z, lengths, params = small
     base = hmm_base(params)
     x = z[:12]
-    frames = base.score(x)
+    frames = base.score_samples(x)
     assert frames.shape == (12,)
     prefix = [reference_hmmlearn(params).score(x[:t]) for t in range(1, 13)]
     np.testing.assert_allclose(frames, np.diff(prefix, prepend=0.0), rtol=1e-10, atol=1e-10)
-    assert frames.sum() == pytest.approx(base.score(x, [12])[0], rel=1e-12)
-    per_sequence = np.add.reduceat(base.score_frames(z, lengths), np.cumsum(lengths) - lengths)
-    np.testing.assert_allclose(per_sequence, base.score(z, lengths), rtol=1e-12)
+    assert frames.sum() == pytest.approx(base.sequence_log_likelihoods(x, [12])[0], rel=1e-12)
+    # with lengths: still one score per row (the chain restarting at each sequence), score the mean
+    per_frame = base.score_samples(z, lengths)
+    assert per_frame.shape == (len(z),)
+    per_sequence = np.add.reduceat(per_frame, np.cumsum(lengths) - lengths)
+    np.testing.assert_allclose(per_sequence, base.sequence_log_likelihoods(z, lengths), rtol=1e-12)
+    assert base.score(z, lengths) == pytest.approx(per_sequence.sum() / len(z), rel=1e-12)
 
 
 # -- EM behaviour ----------------------------------------------------------------------------
@@ -158,7 +162,7 @@ def test_score_without_lengths_gives_per_frame_conditionals(small):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_em_log_likelihood_never_decreases(small, dtype):
     z, lengths, _ = small
-    base = GaussianHMMBase(n_states=K, n_iter=40, tol=-np.inf, dtype=dtype, device="cpu", seed=0)
+    base = GaussianHMMBase(n_states=K, n_iter=40, tol=-np.inf, dtype=dtype, device="cpu", random_state=0)
     base.fit(z, lengths)
     history = base.loglik_history_
     assert len(history) == 40 and history[-1] > history[0]
@@ -173,9 +177,9 @@ def test_recovers_a_known_three_state_hmm_better_than_one_state():
                       variances=np.array([[0.5, 1.0], [1.0, 0.3], [0.8, 0.8]]))
     train_lengths, test_lengths = rng.integers(20, 41, 60), rng.integers(20, 41, 30)
     train, test = draw(truth, train_lengths, rng), draw(truth, test_lengths, rng)
-    held_out = {k: GaussianHMMBase(n_states=k, n_iter=100, device="cpu", seed=0).fit(train, train_lengths)
-                .score(test, test_lengths).sum() / len(test) for k in (1, 3)}
-    true = hmm_base(truth).score(test, test_lengths).sum() / len(test)
+    held_out = {k: GaussianHMMBase(n_states=k, n_iter=100, device="cpu", random_state=0).fit(train, train_lengths)
+                .score(test, test_lengths) for k in (1, 3)}
+    true = hmm_base(truth).score(test, test_lengths)
     assert held_out[3] > held_out[1] + 0.5  # nats per frame
     assert held_out[3] == pytest.approx(true, abs=0.05)
 
@@ -227,11 +231,11 @@ def test_state_seen_only_at_sequence_ends_gets_no_zero_row_or_zero_variance(back
 def test_fit_on_collapsing_data_stays_finite_and_floored():
     rng = np.random.default_rng(3)
     codes = np.repeat(rng.normal(0, 1, (8, D)), 10, axis=0)  # 8 distinct frames, each 10 times
-    base = GaussianHMMBase(n_states=K, n_iter=20, var_floor=1e-2, device="cpu", seed=0).fit(codes, [20] * 4)
+    base = GaussianHMMBase(n_states=K, n_iter=20, var_floor=1e-2, device="cpu", random_state=0).fit(codes, [20] * 4)
     p = base.params_
     assert all(np.isfinite(getattr(p, f)).all() for f in ("startprob", "transmat", "means", "variances"))
     assert p.variances.min() == pytest.approx(1e-2)
-    assert np.isfinite(base.score(codes, [20] * 4)).all()
+    assert np.isfinite(base.score_samples(codes, [20] * 4)).all()
 
 
 def test_more_parameters_than_frames_warns_and_still_fits(caplog):
@@ -244,7 +248,7 @@ def test_more_parameters_than_frames_warns_and_still_fits(caplog):
         base = GaussianHMMBase(n_states=30, n_iter=5, init="kmeans", device="cpu").fit(codes, [10, 10])
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("20 frames" in w and "30 states" in w and f"{free} free parameters" in w for w in warnings)
-    assert np.isfinite(base.params_.means).all() and np.isfinite(base.score(codes, [10, 10])).all()
+    assert np.isfinite(base.params_.means).all() and np.isfinite(base.score_samples(codes, [10, 10])).all()
 
 
 def test_the_underdetermined_warning_counts_values_not_frames(caplog):
@@ -288,7 +292,7 @@ def test_non_finite_codes_and_bad_lengths_are_refused(small):
     with pytest.raises(NonFiniteCodesError, match="1 of .* codes contain NaN or inf.*row 7"):
         GaussianHMMBase(n_states=K, device="cpu").fit(bad, lengths)
     with pytest.raises(NonFiniteCodesError):
-        hmm_base(params).score(bad, lengths)
+        hmm_base(params).score_samples(bad, lengths)
     with pytest.raises(ValueError, match="sum to the"):
         GaussianHMMBase(n_states=K, device="cpu").fit(z, lengths[:-1])
 
@@ -298,7 +302,7 @@ def test_non_finite_codes_and_bad_lengths_are_refused(small):
 
 def test_fit_and_samples_are_seeded(small):
     z, lengths, _ = small
-    fit = lambda seed: GaussianHMMBase(n_states=K, n_iter=5, device="cpu", seed=seed).fit(z, lengths)
+    fit = lambda seed: GaussianHMMBase(n_states=K, n_iter=5, device="cpu", random_state=seed).fit(z, lengths)
     a, b, c = fit(3), fit(3), fit(4)
     for name in ("startprob", "transmat", "means", "variances"):
         np.testing.assert_array_equal(getattr(a.params_, name), getattr(b.params_, name))
@@ -328,14 +332,15 @@ def test_samples_follow_the_chain_and_the_emissions():
 def test_registered_stored_and_keeps_the_shared_interface(small, tmp_path):
     z, lengths, _ = small
     assert BASES["hmm"] is GaussianHMMBase
-    base = build_base("hmm", {"n_states": K, "n_iter": 5, "device": "cpu"}, seed=0).fit(z, lengths)
+    base = build_base("hmm", {"n_states": K, "n_iter": 5, "device": "cpu"}, random_state=0).fit(z, lengths)
     codes, states = base.sample(30)
     assert codes.shape == (30, D) and states.shape == (30,)
-    assert base.score(codes).shape == (30,)
-    assert base.score(z, lengths).shape == (len(lengths),)
+    assert base.score_samples(codes).shape == (30,)
+    assert base.score_samples(z, lengths).shape == (len(z),)
+    assert base.sequence_log_likelihoods(z, lengths).shape == (len(lengths),)
     save_base(tmp_path / "base.npz", "hmm", base)
     clone = load_base(tmp_path / "base.npz")
-    np.testing.assert_array_equal(clone.score(z, lengths), base.score(z, lengths))
+    np.testing.assert_array_equal(clone.score_samples(z, lengths), base.score_samples(z, lengths))
     np.testing.assert_array_equal(clone.start_score_samples(z), base.start_score_samples(z))
     np.testing.assert_array_equal(clone.sample(20)[0], base.sample(20)[0])
 
@@ -382,7 +387,7 @@ def em_trajectory_agrees(codes, lengths, init, n_iter=50, hmmlearn_every=25):
     (Whole 50-iteration fits are not compared: in a fit this underdetermined, EM amplifies
     1e-10 differences into a different but equally valid trajectory.)"""
     fit32 = GaussianHMMBase(n_states=300, n_iter=n_iter, tol=-np.inf, init=init, dtype="float32", device="cpu",
-                            seed=0).fit(codes, lengths)
+                            random_state=0).fit(codes, lengths)
     history = fit32.loglik_history_
     assert len(history) == n_iter and np.isfinite(history).all()
     np.testing.assert_array_less(-np.diff(history), 1e-8 * np.abs(history[1:]))
@@ -417,8 +422,8 @@ def test_the_hmm_started_from_its_gmm_ends_at_least_as_likely_on_real_codes(digi
     """init "gmm": the first log-likelihood is the fitted diagonal GMM's (the HMM starts as
     exactly that mixture), and EM only climbs from there."""
     codes, lengths = digit0_codes
-    base = GaussianHMMBase(n_states=300, n_iter=20, device="cpu", seed=0).fit(codes, lengths)
+    base = GaussianHMMBase(n_states=300, n_iter=20, device="cpu", random_state=0).fit(codes, lengths)
     gmm_total = base.start_score_samples(codes).sum()
     assert base.loglik_history_[0] == pytest.approx(gmm_total, rel=1e-9)
-    assert base.score(codes, lengths).sum() >= gmm_total
+    assert base.score_samples(codes, lengths).sum() >= gmm_total
     assert base.loglik_history_[-1] > gmm_total + 1.0 * len(codes)  # the temporal model helps here

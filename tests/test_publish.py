@@ -17,7 +17,7 @@ def results(tmp_path):
     likelihood.json and a GMM base, each training with its benchmark file; one unfinished run."""
     root = tmp_path / "results"
     runs = [fake_run(a, k, s) for a, k, s in itertools.product(["iml", "vae"], [20, 40], [0, 1])]
-    gmm = build_base("gmm", {"n_components": 2, "max_codes": 3000}, seed=0)
+    gmm = build_base("gmm", {"n_components": 2, "max_codes": 3000}, random_state=0)
     gmm.fit(__import__("numpy").random.default_rng(0).standard_normal((50, 2)))
     for run in runs:
         folder = root / "mnist" / run["algorithm"] / f"K{run['K']}" / f"seed{run['seed']}"

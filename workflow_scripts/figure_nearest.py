@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from iml.steps import figures, logs
+from iml.models import spec
 
 logs.log_to_file(snakemake.log[0])
 out, settings = snakemake.output, snakemake.params.settings
@@ -14,7 +15,9 @@ figures.figure_nearest(
     nearest_paths=[out.nearest_png, out.nearest_pdf],
     component_paths=[out.components_png, out.components_pdf],
     iml_samples_path=next(
-        path for a, path in zip(algorithms, snakemake.input.samples) if a.startswith("iml")
+        path
+        for a, path in zip(algorithms, snakemake.input.samples)
+        if spec(a, snakemake.config["algorithms"]).family == "iml"
     ),
     n_components_shown=settings["n_components_shown"],
 )

@@ -13,4 +13,5 @@ aggregate.make_tables(
     by_k_paths=[out.by_k_csv, out.by_k_md, out.by_k_tex],
     table1_paths=[out.table1_csv, out.table1_md, out.table1_tex],
     base_notes=snakemake.params.base_notes,
+    families=snakemake.params.families,
 )

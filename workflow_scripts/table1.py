@@ -3,4 +3,9 @@ from iml.steps import logs
 
 logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-tables.write_combined_table1(snakemake.params.datasets, snakemake.input, [out.csv, out.md, out.tex])
+tables.write_combined_table1(
+    snakemake.params.datasets,
+    snakemake.input,
+    [out.csv, out.md, out.tex],
+    families=snakemake.params.families,
+)

@@ -1,4 +1,5 @@
-"""Base distributions by config name; each has fit(codes, lengths=None), sample(n), score(codes).
+"""Base distributions by config name; each has fit(codes, lengths=None), sample(n),
+score_samples(codes) (per row) and score(codes) (their mean), and takes random_state.
 
 A fitted base is stored as one .npz of arrays (its fitted parameters) and a JSON header (its name,
 settings and random generator state): no pickle, so loading a planted file runs no code.
@@ -17,12 +18,16 @@ from iml.bases.hmm import GaussianHMMBase
 BASES = {"gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "standard_normal": StandardNormalBase}
 
 
-def build_base(name, settings, seed):
+class OldBaseFileError(ValueError):
+    pass
+
+
+def build_base(name, settings, random_state):
     try:
         cls = BASES[name]
     except KeyError:
         raise ValueError(f"unknown base distribution {name!r}; known: {sorted(BASES)}") from None
-    return cls(**settings, seed=seed)
+    return cls(**settings, random_state=random_state)
 
 
 def save_base(path, name, base):
@@ -37,7 +42,12 @@ def load_base(path):
             arrays = {k: data[k] for k in data.files}
         header = json.loads(str(arrays.pop("header")))
         settings = dict(header["settings"])
-        base = build_base(header["base"], settings, settings.pop("seed"))
+        if "seed" in settings:  # saved before bases took scikit-learn's random_state
+            raise OldBaseFileError(f"{path}: a base saved with the old setting 'seed' (now random_state); "
+                                   "rerun the workflow's fit_base to regenerate it")
+        base = build_base(header["base"], settings, settings.pop("random_state"))
+    except OldBaseFileError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a base distribution written by save_base ({type(err).__name__}: {err})") from err
     base.rng.bit_generator.state = header["rng"]

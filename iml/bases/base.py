@@ -23,7 +23,9 @@ def check_codes(codes, where="codes"):
 
 class BaseDistribution:
     """fit(codes, lengths=None) -> self; sample(n) -> (codes, component labels or None);
-    score(codes) -> per-row log-density. `lengths` splits codes into sequences for sequential bases."""
+    score_samples(codes) -> per-row log-density; score(codes) -> their mean (scikit-learn's names).
+    `lengths` splits codes into sequences for sequential bases. The constructor's random_state
+    (an int) seeds every random choice."""
 
     def fit(self, codes, lengths=None):
         raise NotImplementedError
@@ -31,8 +33,12 @@ class BaseDistribution:
     def sample(self, n):
         raise NotImplementedError
 
-    def score(self, codes):
+    def score_samples(self, codes):
         raise NotImplementedError
+
+    def score(self, codes):
+        """Mean log-density per row, as scikit-learn's score."""
+        return float(np.mean(self.score_samples(codes)))
 
     # storage (iml.bases.save_base / load_base): settings as JSON, the fit as arrays, no pickle
 

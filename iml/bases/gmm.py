@@ -1,6 +1,7 @@
 """A Gaussian mixture base (scikit-learn), full covariances by default."""
 
 import logging
+from typing import Literal, Optional
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -11,13 +12,14 @@ log = logging.getLogger(__name__)
 
 
 class GaussianMixtureBase(BaseDistribution):
-    def __init__(self, n_components=30, covariance_type="full", n_init=1, max_iter=200,
-                 reg_covar=1e-6, max_codes=None, seed=0):
-        self.max_codes, self.seed = max_codes, seed
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, n_components: int = 30, covariance_type: Literal["full", "tied", "diag", "spherical"] = "full",
+                 n_init: int = 1, max_iter: int = 200, reg_covar: float = 1e-6, max_codes: Optional[int] = None,
+                 random_state: int = 0):
+        self.max_codes, self.random_state = max_codes, random_state
+        self.rng = np.random.default_rng(random_state)
         self.mixture = GaussianMixture(
             n_components=n_components, covariance_type=covariance_type, n_init=n_init,
-            max_iter=max_iter, reg_covar=reg_covar, random_state=seed,
+            max_iter=max_iter, reg_covar=reg_covar, random_state=random_state,
         )
 
     def fit(self, codes, lengths=None):
@@ -60,13 +62,14 @@ class GaussianMixtureBase(BaseDistribution):
         order = self.rng.permutation(n)
         return codes[order], labels[order]
 
-    def score(self, codes):
+    def score_samples(self, codes):
         return self.mixture.score_samples(check_codes(codes, "codes scored by the GMM"))
 
     def settings(self):
         m = self.mixture
         return {"n_components": m.n_components, "covariance_type": m.covariance_type, "n_init": m.n_init,
-                "max_iter": m.max_iter, "reg_covar": m.reg_covar, "max_codes": self.max_codes, "seed": self.seed}
+                "max_iter": m.max_iter, "reg_covar": m.reg_covar, "max_codes": self.max_codes,
+                "random_state": self.random_state}
 
     def fitted_arrays(self):
         """sklearn's fitted attributes (those ending in "_"), as arrays."""

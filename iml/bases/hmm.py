@@ -13,6 +13,7 @@ Both feed the same repair of the M-step's degenerate cases (see `repair`).
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -444,12 +445,12 @@ class GaussianHMMBase(BaseDistribution):
 
     fit(codes, lengths) fits one chain per sequence (lengths default: one sequence).
     sample(n) -> (codes (n, D), states (n,)): ONE sequence of n frames, seeded by self.rng.
-    score differs from the per-row scores of the exchangeable bases:
-      * score(codes, lengths) -> per-sequence log-likelihoods log p(h_1..h_T), (len(lengths),);
-      * score(codes) with no lengths -> per-frame conditional log-densities log p(h_t | h_<t)
-        of the codes taken as one sequence, shape (n,); they sum to that sequence's
-        log-likelihood, which keeps the shared "one log-density per row" interface;
-      * score_frames(codes, lengths) -> those per-frame conditionals for any lengths.
+    Scores, one per row whatever the lengths (the shared interface):
+      * score_samples(codes, lengths=None) -> per-frame conditional log-densities
+        log p(h_t | h_<t), shape (n,), the chain restarting at each sequence (no lengths: the
+        codes are one sequence); they sum to the sequences' log-likelihood;
+      * score(codes, lengths=None) -> their mean, the log-likelihood per frame;
+      * sequence_log_likelihoods(codes, lengths) -> log p(h_1..h_T) per sequence, (len(lengths),).
     All are true log-densities of the codes (the standardisation's Jacobian included).
 
     Settings: n_states; n_iter and tol (EM stops after n_iter iterations or when the total
@@ -459,7 +460,7 @@ class GaussianHMMBase(BaseDistribution):
     likely as that GMM on the training codes), "kmeans" (k-means on a seeded subset of frames)
     or "random" (random frames); device "auto" (CUDA when present), "cpu" or "cuda"; dtype of
     the torch recursions, "float32" (batches where float32 would lose precision are redone in
-    float64) or "float64"; seed.
+    float64) or "float64"; random_state (an int) seeds initialisation and sampling.
 
     Degenerate cases (see `repair`): states with no posterior mass keep their previous
     parameters (they are not reinitialised); states never left keep their previous transition
@@ -471,8 +472,10 @@ class GaussianHMMBase(BaseDistribution):
     update: with init "gmm" its first entry is the starting GMM's), converged_.
     """
 
-    def __init__(self, n_states=300, n_iter=50, tol=1e-3, backend="torch", var_floor=1e-3,
-                 init="gmm", device="auto", dtype="float32", seed=0):
+    def __init__(self, n_states: int = 300, n_iter: int = 50, tol: float = 1e-3,
+                 backend: Literal["torch", "hmmlearn"] = "torch", var_floor: float = 1e-3,
+                 init: Literal["gmm", "kmeans", "random"] = "gmm", device: str = "auto",
+                 dtype: Literal["float32", "float64"] = "float32", random_state: int = 0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
         if init not in ("gmm", "kmeans", "random"):
@@ -483,8 +486,8 @@ class GaussianHMMBase(BaseDistribution):
             raise ValueError(f"HMM needs n_states >= 1 and n_iter >= 1, got {n_states} and {n_iter}")
         self.n_states, self.n_iter, self.tol, self.backend = n_states, n_iter, tol, backend
         self.var_floor, self.init, self.device, self.dtype = var_floor, init, device, dtype
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.random_state = random_state
+        self.rng = np.random.default_rng(random_state)
 
     # -- fitting ----------------------------------------------------------------------------
 
@@ -583,7 +586,7 @@ class GaussianHMMBase(BaseDistribution):
         z = p.means[states] + np.sqrt(p.variances[states]) * self.rng.standard_normal((n, p.means.shape[1]))
         return self._destandardise(z), states
 
-    def score_frames(self, codes, lengths=None):
+    def score_samples(self, codes, lengths=None):
         """log p(h_t | h_<t) per frame (the chain restarts at each sequence), shape (n,)."""
         codes = check_codes(codes, "codes scored by the HMM")
         lengths = sequence_lengths(lengths, len(codes))
@@ -591,10 +594,12 @@ class GaussianHMMBase(BaseDistribution):
         return engine.frame_log_likelihood(self.params_) - self._log_std_sum()
 
     def score(self, codes, lengths=None):
-        """Per-sequence log-likelihoods with lengths; per-frame conditionals without (see class)."""
-        frames = self.score_frames(codes, lengths)
-        if lengths is None:
-            return frames
+        """The mean per-frame log-density: the sequences' log-likelihood per frame."""
+        return float(np.mean(self.score_samples(codes, lengths)))
+
+    def sequence_log_likelihoods(self, codes, lengths=None):
+        """log p(h_1..h_T) of each sequence, shape (len(lengths),)."""
+        frames = self.score_samples(codes, lengths)
         lengths = sequence_lengths(lengths, len(frames))
         return np.add.reduceat(frames, np.cumsum(lengths) - lengths)
 
@@ -622,7 +627,7 @@ class GaussianHMMBase(BaseDistribution):
     def settings(self):
         return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
                 "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
-                "seed": self.seed}
+                "random_state": self.random_state}
 
     def fitted_arrays(self):
         return {**vars(self.params_), **{f"start_{k}": v for k, v in vars(self.initial_params_).items()},

@@ -13,7 +13,7 @@ def _conv_length(length, kernel, stride):
 
 
 class ConvAutoencoder(SingleLossModel):
-    def __init__(self, latent_dim=80, data_dim=800, channels=(64, 128), kernel=200):
+    def __init__(self, latent_dim=80, data_dim=800, channels: tuple[int, int] = (64, 128), kernel: int = 200):
         super().__init__()
         self.latent_dim, self.data_dim = latent_dim, data_dim
         c1, c2 = channels

@@ -27,6 +27,7 @@ CUDA (no loss scaling needed for bf16); on the CPU it is ignored.
 """
 
 import math
+from typing import Literal, Optional
 
 import torch
 from torch import nn
@@ -106,7 +107,7 @@ class DCGANAutoencoder(SingleLossModel):
     """IML on CELEB-A: the DCGAN encoder (codes through a ReLU) and generator, trained by
     mean squared reconstruction error; a base distribution is then fitted on the codes."""
 
-    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width=128, amp=False):
+    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width: int = 128, amp: bool = False):
         super().__init__()
         _check_dims(latent_dim, data_dim, width)
         self.latent_dim, self.data_dim, self.width, self.amp = latent_dim, data_dim, width, amp
@@ -138,7 +139,8 @@ class DCGANVAE(SingleLossModel):
     is close to the pytorch-example's Bernoulli VAE in [0, 1]); a smaller s sharpens
     reconstructions at the cost of a looser match of the codes to the prior."""
 
-    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width=128, likelihood_std=math.sqrt(0.5), amp=False):
+    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width: int = 128, likelihood_std: float = math.sqrt(0.5),
+                 amp: bool = False):
         super().__init__()
         _check_dims(latent_dim, data_dim, width)
         if not likelihood_std > 0:
@@ -176,7 +178,7 @@ class DCGANGAN(GAN):
     """The GAN on CELEB-A: GAN's training step (non-saturating loss on logits) with the DCGAN
     generator and discriminator; an N(0, I) base."""
 
-    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width=128):
+    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width: int = 128):
         nn.Module.__init__(self)  # GAN.__init__ would build its MLPs
         _check_dims(latent_dim, data_dim, width)
         self.latent_dim, self.data_dim, self.width = latent_dim, data_dim, width
@@ -191,8 +193,10 @@ class DCGANWGAN(WGAN):
     generator and critic (BatchNorm with clipping; layer norm with the penalty, see the
     module docstring; `critic_norm` overrides). optimizer and the critic schedule as in WGAN."""
 
-    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width=128, clip=0.01, n_critic=5, gradient_penalty=0.0,
-                 critic_norm=None, optimizer="adam", n_critic_warmup=None, warmup_generator_steps=25, warmup_every=500):
+    def __init__(self, latent_dim=100, data_dim=DATA_DIM, width: int = 128, clip: float = 0.01, n_critic: int = 5,
+                 gradient_penalty: float = 0.0, critic_norm: Optional[Literal["batch", "layer", "none"]] = None,
+                 optimizer: Literal["adam", "rmsprop"] = "adam", n_critic_warmup: Optional[int] = None,
+                 warmup_generator_steps: int = 25, warmup_every: int = 500):
         nn.Module.__init__(self)  # WGAN.__init__ would build its MLPs
         _check_dims(latent_dim, data_dim, width)
         self.latent_dim, self.data_dim, self.width = latent_dim, data_dim, width

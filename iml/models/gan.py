@@ -1,6 +1,8 @@
 """GAN and WGAN baselines: a generator with the IML decoder's sizes fed by a fixed N(0, I)
 base, and an MLP discriminator / critic (784 -> 200 -> 1)."""
 
+from typing import Literal, Optional
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -19,7 +21,7 @@ def _critic(data_dim, hidden):
 class GAN(nn.Module):
     """The original GAN with the non-saturating generator loss."""
 
-    def __init__(self, latent_dim, hidden=600, data_dim=784, disc_hidden=200):
+    def __init__(self, latent_dim, hidden: int = 600, data_dim=784, disc_hidden: int = 200):
         super().__init__()
         self.latent_dim, self.data_dim = latent_dim, data_dim
         self.generator = _generator(latent_dim, hidden, data_dim)
@@ -63,9 +65,9 @@ class WGAN(GAN):
     resumes the schedule exactly.
     """
 
-    def __init__(self, latent_dim, hidden=600, data_dim=784, disc_hidden=200, clip=0.01, n_critic=5,
-                 gradient_penalty=0.0, optimizer="adam", n_critic_warmup=None, warmup_generator_steps=25,
-                 warmup_every=500):
+    def __init__(self, latent_dim, hidden: int = 600, data_dim=784, disc_hidden: int = 200, clip: float = 0.01,
+                 n_critic: int = 5, gradient_penalty: float = 0.0, optimizer: Literal["adam", "rmsprop"] = "adam",
+                 n_critic_warmup: Optional[int] = None, warmup_generator_steps: int = 25, warmup_every: int = 500):
         super().__init__(latent_dim, hidden, data_dim, disc_hidden)
         self._set_schedule(clip, n_critic, gradient_penalty, optimizer, n_critic_warmup, warmup_generator_steps,
                            warmup_every)

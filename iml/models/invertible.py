@@ -80,7 +80,7 @@ def half_log_det_gram(layer):
 
 
 class InvertiblePerceptron(SingleLossModel):
-    def __init__(self, latent_dim, hidden=600, data_dim=784, tanh_bound=0.99, sigmoid_eps=1e-4):
+    def __init__(self, latent_dim, hidden: int = 600, data_dim=784, tanh_bound: float = 0.99, sigmoid_eps: float = 1e-4):
         super().__init__()
         if not latent_dim <= hidden <= data_dim:
             raise ValueError(f"need latent_dim <= hidden <= data_dim, got {latent_dim}, {hidden}, {data_dim}")

@@ -9,7 +9,7 @@ from iml.models.common import SingleLossModel
 
 
 class VAE(SingleLossModel):
-    def __init__(self, latent_dim, hidden=600, data_dim=784):
+    def __init__(self, latent_dim, hidden: int = 600, data_dim=784):
         super().__init__()
         self.latent_dim, self.data_dim = latent_dim, data_dim
         self.encoder = nn.Sequential(nn.Linear(data_dim, hidden), nn.ReLU())

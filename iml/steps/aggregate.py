@@ -8,11 +8,11 @@ from iml.io import load_json, load_npz
 log = logging.getLogger("iml")
 
 
-def make_tables(dataset, runs, by_k_paths, table1_paths, base_notes=None):
+def make_tables(dataset, runs, by_k_paths, table1_paths, base_notes=None, families=None):
     """runs: dicts of algorithm, K, seed, kde (loaded kde.json), likelihood (likelihood.json or None).
     base_notes: {algorithm: how its base was fitted}, named in the captions."""
     summary, settings = tables.summarise_by_k(runs), tables.kde_settings(runs)
-    best = tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings))
+    best = tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings), families)
     by_k_caption, table1_caption = tables.captions(dataset, runs, summary, best, base_notes)
     tables.write_table(summary, by_k_caption, *by_k_paths, headers=tables.by_k_headers(summary, settings))
     tables.write_table(best, table1_caption, *table1_paths, headers=tables.table1_headers(best, settings))

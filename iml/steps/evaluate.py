@@ -80,7 +80,7 @@ def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summa
     with torch.no_grad():
         codes, log_volume = model.log_volume(x)
         _, log_volume_no_sigmoid = model.log_volume(x, output_sigmoid=False)
-    base_ll = base.score(codes.numpy())
+    base_ll = base.score_samples(codes.numpy())
     exact, exact_no_sigmoid = base_ll + log_volume.numpy(), base_ll + log_volume_no_sigmoid.numpy()
     save_npz(arrays_path, exact=exact, exact_without_sigmoid=exact_no_sigmoid, base=base_ll)
     summary = {"n_test": len(x), "base_mean": float(base_ll.mean()),
@@ -140,14 +140,14 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path):
     else:
         gmm = build_base("gmm", {"n_components": min(hmm.n_states, len(train)), "covariance_type": "diag"},
                          seed).fit(train)
-        gmm_scores, gmm_source = gmm.score, "a separately fitted diagonal GMM"
+        gmm_scores, gmm_source = gmm.score_samples, "a separately fitted diagonal GMM"
     normal = build_base("standard_normal", {}, seed).fit(train)
 
     def per_frame(codes, lengths):
-        return {"hmm": float(hmm.score(codes, lengths).sum() / len(codes)),
+        return {"hmm": float(hmm.sequence_log_likelihoods(codes, lengths).sum() / len(codes)),
                 "gmm": float(gmm_scores(codes).mean()),
                 # N(0, I) on standardised codes, with the standardisation's Jacobian
-                "standard_normal": float(normal.score((codes - mean) / std).mean() - np.log(std).sum())}
+                "standard_normal": float(normal.score_samples((codes - mean) / std).mean() - np.log(std).sum())}
 
     held_out, training = per_frame(test, data["lengths_test"]), per_frame(train, data["lengths_train"])
     result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,

@@ -1,0 +1,114 @@
+"""One source per fact: each model's and base's settings are its constructor's annotated keyword
+parameters (iml.settings); the config schema must offer exactly those, with matching types."""
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iml.bases import BASES
+from iml.models import FAMILIES, MODELS, family_of, spec
+from iml.settings import settings_class
+
+SCHEMA = yaml.safe_load((Path(__file__).parents[1] / "schemas" / "config.schema.yaml").read_text())
+JSON_TYPES = {int: {"integer"}, float: {"number"}, bool: {"boolean"}, str: {"string"}, type(None): {"null"}}
+
+
+def resolve(node):
+    """A schema node with its $ref merged in (2020-12 allows siblings beside $ref)."""
+    if "$ref" not in node:
+        return node
+    target = SCHEMA
+    for key in node["$ref"].removeprefix("#/").split("/"):
+        target = target[key]
+    return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def schema_kind(node):
+    """(JSON types the node accepts, its enum values or None)."""
+    node = resolve(node)
+    if "enum" in node:
+        return {next(iter(JSON_TYPES[type(v)])) for v in node["enum"]}, set(node["enum"])
+    if "oneOf" in node or "anyOf" in node:
+        kinds = [schema_kind(n) for n in node.get("oneOf", node.get("anyOf"))]
+        enums = [e for _, e in kinds if e is not None]
+        return set().union(*(t for t, _ in kinds)), (set().union(*enums) if enums else None)
+    kind = node["type"]
+    return set(kind if isinstance(kind, list) else [kind]), None
+
+
+def annotation_kind(hint):
+    """(JSON types a setting annotated `hint` takes, its Literal values or None)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return {next(iter(JSON_TYPES[type(v)])) for v in args}, set(args)
+    if origin in (typing.Union, types.UnionType):
+        kinds = [annotation_kind(a) for a in args]
+        enums = [e for _, e in kinds if e is not None]
+        return set().union(*(t for t, _ in kinds)), ({None} | set().union(*enums) if enums else None)
+    if origin is tuple:
+        return {"array"}, None
+    return JSON_TYPES[hint], None
+
+
+def assert_schema_matches(cls, properties, where):
+    fields = {f.name: f.type for f in dataclasses.fields(settings_class(cls))}
+    assert set(properties) == set(fields), (
+        f"{where}: settings of {cls.__name__} missing from the schema: {sorted(set(fields) - set(properties))}; "
+        f"in the schema but not taken by {cls.__name__}: {sorted(set(properties) - set(fields))}")
+    for name, hint in fields.items():
+        assert schema_kind(properties[name]) == annotation_kind(hint), f"{where}.{name}: schema and {hint} differ"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_setting_is_in_the_schema_with_its_type(name):
+    algorithm = resolve(SCHEMA["properties"]["algorithms"]["properties"][name])
+    model = algorithm["properties"]["model"]
+    assert model["additionalProperties"] is False  # a misspelt setting is refused
+    assert_schema_matches(MODELS[name].builder, model.get("properties", {}), f"algorithms.{name}.model")
+
+
+@pytest.mark.parametrize("name", sorted(BASES))
+def test_every_base_setting_is_in_the_schema_with_its_type(name):
+    node = SCHEMA["$defs"][f"{name}_settings"]
+    assert node["additionalProperties"] is False
+    assert_schema_matches(BASES[name], node.get("properties", {}), f"bases.{name}")
+    assert SCHEMA["properties"]["bases"]["properties"][name]  # and the config can set it
+
+
+def test_the_schema_offers_each_base_and_model_the_registries_have():
+    assert set(SCHEMA["$defs"]["algorithm"]["properties"]["base"]["enum"]) == set(BASES)
+    configurable = SCHEMA["properties"]["algorithms"]["properties"]
+    variants = {a for a, node in configurable.items() if "model_of" in node.get("properties", {})}
+    assert set(configurable) - variants == set(MODELS)
+
+
+def test_the_registry_declares_what_each_model_can_do():
+    for name, model in MODELS.items():
+        assert model.family in FAMILIES, name
+        assert model.encoder == hasattr(model.builder, "encode"), name
+        assert model.exact_likelihood == hasattr(model.builder, "log_volume"), name  # Eq. 6 needs log V(x)
+    assert [f for f in FAMILIES] == sorted(FAMILIES, key=lambda f: MODELS[f].order)
+
+
+def test_a_variant_takes_the_capabilities_of_the_model_it_uses():
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    families = family_of(config["algorithms"])
+    assert families["iml_allcodes"] == "iml" and families["wgan_dcgan"] == "wgan"
+    assert spec("iml_allcodes", config["algorithms"]).exact_likelihood
+    with pytest.raises(ValueError, match="unknown algorithm 'iml_allcodes'.*model_of"):
+        spec("iml_allcodes")  # without the config, a variant is not guessed from its name
+
+
+def test_reading_the_registry_imports_no_network_code():
+    """The Snakefile reads the registry at start-up; torch is loaded only when a model is built."""
+    import subprocess
+    import sys
+
+    code = "import sys, iml.models, iml.tables; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "False"
