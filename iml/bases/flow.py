@@ -33,7 +33,7 @@ class FlowBase(BaseDistribution):
     of the codes, held out of training). Fitted: flow, code_mean_, code_std_, best_epoch_,
     history_ (epochs x [training, validation] mean log-likelihood of standardised codes)."""
 
-    def __init__(self, flow="maf", transforms=3, hidden_features=(256, 256), epochs=100, batch_size=512,
+    def __init__(self, flow="maf", transforms=3, hidden_features=(128, 128), epochs=30, batch_size=512,
                  lr=1e-3, weight_decay=0.0, patience=5, device="auto", random_state=0):
         if flow not in FLOWS:
             raise ValueError(f"flow base: flow must be one of {sorted(FLOWS)}, got {flow!r}")
