@@ -48,7 +48,8 @@ def annotation_kind(hint):
     if origin in (typing.Union, types.UnionType):
         kinds = [annotation_kind(a) for a in args]
         enums = [e for _, e in kinds if e is not None]
-        return set().union(*(t for t, _ in kinds)), ({None} | set().union(*enums) if enums else None)
+        nullable = {None} if type(None) in args else set()
+        return set().union(*(t for t, _ in kinds)), (nullable | set().union(*enums) if enums else None)
     if origin is tuple:
         return {"array"}, None
     return JSON_TYPES[hint], None

@@ -1,5 +1,7 @@
-"""Base distributions by config name; each has fit(codes, lengths=None), sample(n),
-score_samples(codes) (per row) and score(codes) (their mean), and takes random_state.
+"""Base distributions by config name; each has fit(codes, lengths=None, validation=None),
+sample(n), score_samples(codes) (per row) and score(codes) (their mean), and takes random_state
+(scikit-learn's names). Bases that choose something (gmm auto, kde, flow) choose it on the
+validation codes.
 
 A fitted base is stored as one .npz of arrays (its fitted parameters) and a JSON header (its name,
 settings and random generator state): no pickle, so loading a planted file runs no code.
@@ -11,11 +13,16 @@ import numpy as np
 
 from iml.io import save_npz
 
-from iml.bases.gaussian import StandardNormalBase
+from iml.bases.dpgmm import DirichletProcessMixtureBase
+from iml.bases.flow import FlowBase
+from iml.bases.gaussian import GaussianBase, StandardNormalBase
 from iml.bases.gmm import GaussianMixtureBase
 from iml.bases.hmm import GaussianHMMBase
+from iml.bases.kde import KernelDensityBase
 
-BASES = {"gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "standard_normal": StandardNormalBase}
+BASES = {"dpgmm": DirichletProcessMixtureBase, "flow": FlowBase, "gaussian": GaussianBase,
+         "gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "kde": KernelDensityBase,
+         "standard_normal": StandardNormalBase}
 
 
 class OldBaseFileError(ValueError):

@@ -1,6 +1,12 @@
 """The interface every base distribution p_φ(h) shares."""
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_FRACTION = 0.1
 
 
 class NonFiniteCodesError(ValueError):
@@ -19,6 +25,24 @@ def check_codes(codes, where="codes"):
             f"(first at row {int(np.flatnonzero(bad)[0])}); the encoder diverged or the data is corrupt"
         )
     return codes
+
+
+def training_and_validation(codes, validation, rng, who):
+    """(training codes, validation codes) for a base that selects something on held-out codes: the
+    validation codes given, else a seeded 10% of `codes` held out (and the rest trained on)."""
+    if validation is not None:
+        validation = check_codes(validation, f"validation codes given to the {who}")
+        if validation.shape[1] != codes.shape[1]:
+            raise ValueError(f"{who}: validation codes have {validation.shape[1]} dimensions, "
+                             f"training codes {codes.shape[1]}")
+        return codes, validation
+    n_held = max(1, int(round(HELD_OUT_FRACTION * len(codes))))
+    if len(codes) - n_held < 1:
+        raise ValueError(f"{who}: {len(codes)} codes are too few to hold out validation codes from")
+    order = rng.permutation(len(codes))
+    log.info("%s: no validation codes given; holding out a seeded %d of the %d training codes (%.0f%%)",
+             who, n_held, len(codes), 100 * HELD_OUT_FRACTION)
+    return codes[order[n_held:]], codes[order[:n_held]]
 
 
 class BaseDistribution:
