@@ -13,10 +13,10 @@ import argparse
 import time
 
 import torch
+from rates import matmul_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
 from iml.models import build_model
-from rates import matmul_gflops
 
 
 def main():

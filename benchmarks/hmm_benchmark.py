@@ -28,9 +28,9 @@ import time
 
 import numpy as np
 import torch
+from rates import matmul_gflops
 
 from iml.bases.hmm import GaussianHMMBase, HmmlearnEngine, TorchEngine, resolve_device
-from rates import matmul_gflops
 
 BARS = {"float32": 20.0, "float64": 15.0}  # CPU-time speed-up over hmmlearn at 1 thread
 
@@ -108,8 +108,8 @@ def violin(path, n_states, threads):
     for dtype in ("float32", "float64"):
         engine = TorchEngine(z, lengths, "cpu", dtype)
         engine.em_step(params)
-        wall, cpu = best([timed(lambda: engine.em_step(params)) for _ in range(3)])
-        wall_f, _ = best([timed(lambda: engine.frame_log_likelihood(params)) for _ in range(3)])
+        wall, cpu = best([timed(lambda: engine.em_step(params)) for _ in range(3)])  # noqa: B023 (called at once)
+        wall_f, _ = best([timed(lambda: engine.frame_log_likelihood(params)) for _ in range(3)])  # noqa: B023
         flops = em_flops(len(z), n_states, z.shape[1])
         print(f"  {dtype}: one EM iteration {wall:.3f} s wall ({cpu:.3f} s CPU): forward pass alone "
               f"{wall_f:.3f} s, backward pass and counts {wall - wall_f:.3f} s; {len(z)} sequential steps "

@@ -91,7 +91,8 @@ def likelihood_scatter(runs, paths):
                                        ("exact_without_sigmoid", "without it (the authors' code)")]):
         for run in runs:
             r = stats.pearsonr(run[key], run["base"])[0]
-            ax.scatter(run["base"], run[key], s=4, alpha=0.5, label=f"{run['algorithm']} K={run['K']} seed {run['seed']}: r = {r:.3f}")
+            label = f"{run['algorithm']} K={run['K']} seed {run['seed']}: r = {r:.3f}"
+            ax.scatter(run["base"], run[key], s=4, alpha=0.5, label=label)
         ax.set(xlabel="base log-likelihood log p(f⁻¹(x))", ylabel="exact log-likelihood (Eq. 6)",
                title=f"IML on test images: exact {title}")
         ax.title.set_fontsize(8)

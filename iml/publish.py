@@ -24,8 +24,8 @@ import yaml
 from iml import plots, tables
 from iml.bases import load_base
 from iml.io import load_json, save_json, save_text
-from iml.steps import aggregate
 from iml.models import family_of
+from iml.steps import aggregate
 
 RUN = re.compile(r"(?P<dataset>[a-z0-9_]+)/(?P<algorithm>[a-z_]+)/K(?P<K>\d+)/seed(?P<seed>\d+)$")
 
@@ -44,7 +44,8 @@ def _runs(root):
 def _train_seconds(results_dir, run):
     """The training job's wall time (Snakemake's benchmark file); None for a run without its own
     training (a variant sharing another's model) or without the file."""
-    tsv = Path(results_dir) / "benchmarks" / "train" / f"{run['dataset']}_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv"
+    name = f"{run['dataset']}_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv"
+    tsv = Path(results_dir) / "benchmarks" / "train" / name
     if not tsv.exists():
         return None
     with open(tsv) as f:

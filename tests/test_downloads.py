@@ -13,8 +13,15 @@ import pytest
 import yaml
 
 from iml.data import download, fsdd, violin
-from tests.helpers import (VIOLIN_PIECE, copy_workflow, fetch_test_data, github_archive, local_or_fetched_data,
-                           serve, snakemake)
+from tests.helpers import (
+    VIOLIN_PIECE,
+    copy_workflow,
+    fetch_test_data,
+    github_archive,
+    local_or_fetched_data,
+    serve,
+    snakemake,
+)
 
 N_TIMED = 200  # recordings in the delayed-server test: about 3 s at 100 ms per request
 

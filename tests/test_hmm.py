@@ -9,8 +9,15 @@ from hmmlearn.hmm import GaussianHMM
 
 from iml.bases import BASES, build_base, load_base, save_base
 from iml.bases.base import NonFiniteCodesError
-from iml.bases.hmm import (GaussianHMMBase, HMMParams, HmmlearnEngine, NonFiniteFitError, TorchEngine,
-                           free_parameters, repair)
+from iml.bases.hmm import (
+    GaussianHMMBase,
+    HmmlearnEngine,
+    HMMParams,
+    NonFiniteFitError,
+    TorchEngine,
+    free_parameters,
+    repair,
+)
 
 K, D = 6, 4
 

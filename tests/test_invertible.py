@@ -4,7 +4,6 @@ import torch
 from iml.models.invertible import InvertiblePerceptron, sigmoid_invt, tanh_invt
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     previous = torch.get_default_dtype()

@@ -87,9 +87,12 @@ def test_base_samples_scores_and_round_trips_on_mnist_codes(name, mnist_codes, t
 def test_learned_bases_beat_the_fixed_ones_on_mnist_codes(mnist_codes, one_thread):
     """On real codes every fitted density is better than N(0, I), and the multi-modal ones than one Gaussian."""
     train, val, test = mnist_codes
-    held_out = {name: log_density(build_base(name, QUICK[name], random_state=0).fit(train, validation=val)
-                                  if name != "standard_normal" else build_base(name, {}, random_state=0).fit(train), test).mean()
-                for name in QUICK}
+    def fitted(name):
+        if name == "standard_normal":
+            return build_base(name, {}, random_state=0).fit(train)
+        return build_base(name, QUICK[name], random_state=0).fit(train, validation=val)
+
+    held_out = {name: log_density(fitted(name), test).mean() for name in QUICK}
     assert all(held_out[name] > held_out["standard_normal"] for name in QUICK if name != "standard_normal")
     assert held_out["gmm"] > held_out["gaussian"] and held_out["dpgmm"] > held_out["gaussian"]
 

@@ -5,9 +5,9 @@ import itertools
 import pytest
 
 from iml import publish
-from iml.steps import aggregate
 from iml.bases import build_base, save_base
 from iml.io import save_json, save_text
+from iml.steps import aggregate
 from tests.test_tables import fake_run
 
 

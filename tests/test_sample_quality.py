@@ -11,7 +11,11 @@ import torch
 from iml.data import mnist
 from iml.metrics import classifier
 from iml.metrics.sample_quality import (
-    frechet_distance, frechet_distance_from_stats, precision_recall, reference_samples, sample_quality,
+    frechet_distance,
+    frechet_distance_from_stats,
+    precision_recall,
+    reference_samples,
+    sample_quality,
 )
 
 # One short training shared by the module, smaller than the workflow's (the full-size run, which
@@ -152,8 +156,8 @@ def test_references_training_images_near_the_floor_and_mean_image_far(test_featu
 
 
 def test_train_classifier_step_fails_below_the_bar_and_writes_nothing(splits, tmp_path):
-    from iml.steps import evaluate as steps
     from iml.io import save_npz
+    from iml.steps import evaluate as steps
 
     save_npz(tmp_path / "splits.npz", **{k: v[:600] for k, v in splits.items()})
     settings = {"seed": 0, "accuracy_bar": 0.98, "channels": [8, 16], "features": 32, "epochs": 3,

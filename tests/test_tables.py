@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from iml import tables
-from iml.steps import aggregate, evaluate
 from iml.data import mnist
 from iml.io import save_json, save_npz
-from tests.helpers import SHARED_DATA
+from iml.steps import aggregate, evaluate
 
 SPLIT = {"pool": "test_only", "description": "every split from the test images", "counts": {"test": 100}}
 

@@ -210,8 +210,8 @@ def test_an_empty_training_split_is_refused(tmp_path):
 
 def test_two_digits_figure_sets_aside_a_checkpoint_of_another_width(shared_data, tmp_path):
     """Fig. 2's checkpoint: one made with hidden 30 must not be resumed by a run with hidden 20."""
-    from iml.steps import figures
     from iml.data.mnist import read_idx
+    from iml.steps import figures
 
     x = read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz")[:600].reshape(-1, 784)
     y = read_idx(shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz")[:600].astype(np.int64)

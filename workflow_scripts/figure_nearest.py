@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from iml.steps import figures, logs
 from iml.models import spec
+from iml.steps import figures, logs
 
 logs.log_to_file(snakemake.log[0])
 out, settings = snakemake.output, snakemake.params.settings

@@ -11,14 +11,13 @@ import json
 
 import numpy as np
 
-from iml.io import save_npz
-
 from iml.bases.dpgmm import DirichletProcessMixtureBase
 from iml.bases.flow import FlowBase
 from iml.bases.gaussian import GaussianBase, StandardNormalBase
 from iml.bases.gmm import GaussianMixtureBase
 from iml.bases.hmm import GaussianHMMBase
 from iml.bases.kde import KernelDensityBase
+from iml.io import save_npz
 
 BASES = {"dpgmm": DirichletProcessMixtureBase, "flow": FlowBase, "gaussian": GaussianBase,
          "gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "kde": KernelDensityBase,

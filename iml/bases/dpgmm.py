@@ -2,7 +2,6 @@
 the paper's Discussion's suggestion: the data choose how many of max_components they use."""
 
 import logging
-
 from typing import Optional
 
 import numpy as np

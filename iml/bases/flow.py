@@ -7,7 +7,6 @@ log p(h) = log q(z) - Σ_d log std_d  (the standardisation's Jacobian)."""
 import copy
 import logging
 import time
-
 from typing import Literal
 
 import numpy as np

@@ -274,7 +274,7 @@ class TorchEngine:
         peak = torch.empty(len(b), dtype=torch.float64, device=self.device)
         for rows in self._blocks(off[narrow], len(b)):
             self._emissions(features, weights, const, rows, b, peak)
-        for t, n in enumerate(layout.batch_sizes.tolist()):
+        for t in range(len(layout.batch_sizes)):
             for now in self._blocks(off[t], off[t + 1]):
                 if t < narrow:
                     self._emissions(features, weights, const, now, b, peak)

@@ -2,8 +2,7 @@
 training code, σ chosen on validation codes; scored with the project's blocked KDE."""
 
 import logging
-
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 

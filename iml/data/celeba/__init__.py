@@ -49,9 +49,17 @@ import numpy as np
 from iml.data import images
 from iml.data.celeba.crop import CropSettings, cut_and_resize, decode_image
 from iml.data.celeba.faces import crop_faces, load_split_images
-from iml.data.celeba.source import (SPLITS, CelebAFormatError, CelebAMissingError, assign_splits, list_source,
-                                    missing_partition_message, missing_source_message, read_partition,
-                                    require_source)
+from iml.data.celeba.source import (
+    SPLITS,
+    CelebAFormatError,
+    CelebAMissingError,
+    assign_splits,
+    list_source,
+    missing_partition_message,
+    missing_source_message,
+    read_partition,
+    require_source,
+)
 from iml.io import save_json
 
 __all__ = ["CelebAFormatError", "CelebAMissingError", "CropSettings", "SPLITS", "assign_splits", "crop_faces",

@@ -13,8 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from iml.data.celeba.crop import CASCADE, CropSettings, Job, cascade_path, close_archives, opencv
-from iml.data.celeba.source import (DEFAULT_SPLIT_SIZES, IMAGE_SUFFIXES, SPLITS, CelebAFormatError,
-                                    assign_splits, list_source, read_partition, require_source)
+from iml.data.celeba.source import (
+    DEFAULT_SPLIT_SIZES,
+    IMAGE_SUFFIXES,
+    SPLITS,
+    CelebAFormatError,
+    assign_splits,
+    list_source,
+    read_partition,
+    require_source,
+)
 from iml.io import atomic_path
 
 log = logging.getLogger("iml.data.celeba")
