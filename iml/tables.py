@@ -198,7 +198,7 @@ def captions(dataset, runs, summary, table, base_notes=None):
 
 
 def _fmt(value):
-    if value is None or value != value:  # None or NaN
+    if value is None:  # missing (a NaN score stays "nan": it is a result)
         return "–"
     if isinstance(value, float):
         return f"{value:.2f}"
