@@ -13,12 +13,11 @@ the rankings in both conventions and the training wall time per algorithm.
 """
 
 import argparse
-import csv
 import re
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import yaml
 
 from iml import plots, tables
@@ -48,8 +47,7 @@ def _train_seconds(results_dir, run):
     tsv = Path(results_dir) / "benchmarks" / "train" / name
     if not tsv.exists():
         return None
-    with open(tsv) as f:
-        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
+    return float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
 
 
 def _base_summary(base_path):
@@ -107,16 +105,16 @@ def base_notes(runs):
 
 def summary_text(dataset, runs, table):
     """Rankings in both conventions and training wall time per algorithm, as Markdown."""
+    seconds = pd.DataFrame(runs, columns=["algorithm", "train_seconds"]).astype({"train_seconds": float})
+    timing = seconds.groupby("algorithm", sort=True)["train_seconds"].agg(["size", "mean", "min", "max"])
+    missing = timing["mean"].isna()  # NaN: no run of the algorithm has a time
+    timing[["mean", "min", "max"]] = timing[["mean", "min", "max"]].map(lambda s: f"{s:.0f}")
+    timing.loc[missing, ["mean", "min", "max"]] = ["– (no training of its own, or no benchmark file)", "–", "–"]
+    timing.columns = ["runs", "training wall time per run, mean (s)", "min", "max"]
     lines = [f"## {dataset.upper()}", "",
              f"- Ranking, paper convention (K selected on the test set): {tables.ranking(table, 'kde_paper')}",
              f"- Ranking, standard convention (K selected on validation): {tables.ranking(table, 'kde_standard')}",
-             "", "| algorithm | runs | training wall time per run, mean (s) | min | max |", "|---|---|---|---|---|"]
-    for algorithm in sorted({r["algorithm"] for r in runs}):
-        group = [r for r in runs if r["algorithm"] == algorithm]
-        seconds = [r["train_seconds"] for r in group if r["train_seconds"] is not None]
-        timing = (f"{np.mean(seconds):.0f} | {min(seconds):.0f} | {max(seconds):.0f}" if seconds
-                  else "– (no training of its own, or no benchmark file) | – | –")
-        lines.append(f"| {algorithm} | {len(group)} | {timing} |")
+             "", timing.reset_index().to_markdown(index=False, disable_numparse=True)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,10 +1,6 @@
 """Tables built from cached per-run results: KDE by K, and Table 1 (best KDE over K)."""
 
-import csv
-import io
-from collections import defaultdict
-
-import numpy as np
+import pandas as pd
 
 from iml.io import save_text
 from iml.models import FAMILIES, spec
@@ -45,16 +41,29 @@ def run_name(run):
     return f"{run['algorithm']}/K{run['K']}/seed{run['seed']}"
 
 
-def _spread(values, fallback, within_run):
+def _records(frame):
+    """A DataFrame as row dicts, missing values as None (what the callers and plots take)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _per_run(runs):
+    """One row per run: the numbers the tables aggregate."""
+    return pd.DataFrame([{
+        "algorithm": run["algorithm"], "K": run["K"],
+        "paper": run["kde"]["paper"]["mean"], "paper_std": run["kde"]["paper"]["std"],
+        "standard": run["kde"]["standard"]["mean"], "standard_sem": run["kde"]["standard"]["sem"],
+        "validation": max(run["kde"]["standard"]["validation_scores"]),
+        "sigma": f"{run['kde']['standard']['sigma']:.4g}",
+        "r": (run.get("likelihood") or {}).get("pearson_r"),
+        "r_no_sigmoid": (run.get("likelihood") or {}).get("pearson_r_without_sigmoid"),
+    } for run in runs])
+
+
+def _spread(group, column, fallback, within_run):
     """(spread, what it is): the std over seeds; with a single seed, the run's own spread."""
-    if len(values) > 1:
-        return float(np.std(values, ddof=1)), f"std over {len(values)} seeds"
-    return float(fallback), within_run
-
-
-def _mean_or_none(values):
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
+    if len(group) > 1:
+        return group[column].std(ddof=1), f"std over {len(group)} seeds"
+    return float(group[fallback].iloc[0]), within_run
 
 
 def summarise_by_k(runs):
@@ -66,29 +75,25 @@ def summarise_by_k(runs):
     """
     s = kde_settings(runs)
     draws, test_images = f"std over {s['paper']['n_draws']} draws", f"s.e. over {s['standard']['n_test']} test images"
-    groups = defaultdict(list)
-    for run in runs:
-        groups[(run["algorithm"], run["K"])].append(run)
-    summary = []
-    for (algorithm, k), group in sorted(groups.items()):
-        paper = [r["kde"]["paper"]["mean"] for r in group]
-        standard = [r["kde"]["standard"]["mean"] for r in group]
-        paper_spread, paper_kind = _spread(paper, group[0]["kde"]["paper"]["std"], draws)
-        standard_spread, standard_kind = _spread(standard, group[0]["kde"]["standard"]["sem"], test_images)
-        likelihoods = [r.get("likelihood") or {} for r in group]
-        summary.append({
-            "algorithm": algorithm, "K": k, "n_seeds": len(group),
-            "kde_paper_mean": float(np.mean(paper)), "kde_paper_spread": paper_spread,
+
+    def summarise(group):
+        paper_spread, paper_kind = _spread(group, "paper", "paper_std", draws)
+        standard_spread, standard_kind = _spread(group, "standard", "standard_sem", test_images)
+        return pd.Series({
+            "n_seeds": len(group),
+            "kde_paper_mean": group["paper"].mean(), "kde_paper_spread": paper_spread,
             "kde_paper_spread_is": paper_kind,
-            "kde_standard_mean": float(np.mean(standard)), "kde_standard_spread": standard_spread,
+            "kde_standard_mean": group["standard"].mean(), "kde_standard_spread": standard_spread,
             "kde_standard_spread_is": standard_kind,
-            "kde_standard_validation": float(np.mean([max(r["kde"]["standard"]["validation_scores"])
-                                                      for r in group])),
-            "standard_sigma": ";".join(f"{r['kde']['standard']['sigma']:.4g}" for r in group),
-            "exact_vs_base_r": _mean_or_none([lik.get("pearson_r") for lik in likelihoods]),
-            "exact_vs_base_r_no_sigmoid": _mean_or_none([lik.get("pearson_r_without_sigmoid") for lik in likelihoods]),
+            "kde_standard_validation": group["validation"].mean(),
+            "standard_sigma": ";".join(group["sigma"]),
+            "exact_vs_base_r": group["r"].astype(float).mean(),  # NaN (None) when no run has one
+            "exact_vs_base_r_no_sigmoid": group["r_no_sigmoid"].astype(float).mean(),
         })
-    return summary
+
+    per_run = _per_run(runs)
+    grouped = per_run.groupby(["algorithm", "K"], sort=True)[list(per_run.columns[2:])]
+    return _records(grouped.apply(summarise).reset_index())
 
 
 def best_over_k(summary, dataset, comparable=True, families=None):
@@ -96,24 +101,24 @@ def best_over_k(summary, dataset, comparable=True, families=None):
     paper's protocol); for the standard one the K with the best mean validation score, and the
     test score at that K. The paper's number stands beside it only when `comparable` (scored
     with the paper's σ and draw size). families: see `family`."""
-    table = []
-    for algorithm in sorted({r["algorithm"] for r in summary}):
-        rows = [r for r in summary if r["algorithm"] == algorithm]
-        best_paper = max(rows, key=lambda r: r["kde_paper_mean"])
-        best_standard = max(rows, key=lambda r: r["kde_standard_validation"])
-        table.append({
-            "algorithm": algorithm,
-            "K_paper": best_paper["K"],
-            "kde_paper": best_paper["kde_paper_mean"], "kde_paper_spread": best_paper["kde_paper_spread"],
-            "kde_paper_spread_is": best_paper["kde_paper_spread_is"],
-            "paper_reported": PAPER_TABLE1.get(dataset, {}).get(family(algorithm, families)) if comparable else None,
-            "K_standard": best_standard["K"],
-            "kde_standard": best_standard["kde_standard_mean"],
-            "kde_standard_spread": best_standard["kde_standard_spread"],
-            "kde_standard_spread_is": best_standard["kde_standard_spread_is"],
-            "n_seeds": best_paper["n_seeds"],
-        })
-    return table
+    frame = pd.DataFrame(summary)
+    by_algorithm = frame.groupby("algorithm", sort=True)
+    best_paper = frame.loc[by_algorithm["kde_paper_mean"].idxmax()].reset_index(drop=True)
+    best_standard = frame.loc[by_algorithm["kde_standard_validation"].idxmax()].reset_index(drop=True)
+    paper = PAPER_TABLE1.get(dataset, {})
+    reported = [paper.get(family(a, families)) if comparable else None for a in best_paper["algorithm"]]
+    return _records(pd.DataFrame({
+        "algorithm": best_paper["algorithm"],
+        "K_paper": best_paper["K"],
+        "kde_paper": best_paper["kde_paper_mean"], "kde_paper_spread": best_paper["kde_paper_spread"],
+        "kde_paper_spread_is": best_paper["kde_paper_spread_is"],
+        "paper_reported": pd.Series(reported, dtype=object),  # ints, or None: not comparable
+        "K_standard": best_standard["K"],
+        "kde_standard": best_standard["kde_standard_mean"],
+        "kde_standard_spread": best_standard["kde_standard_spread"],
+        "kde_standard_spread_is": best_standard["kde_standard_spread_is"],
+        "n_seeds": best_paper["n_seeds"],
+    }))
 
 
 def ranking(table, key):
@@ -195,43 +200,42 @@ def captions(dataset, runs, summary, table, base_notes=None):
 
 
 def _fmt(value):
-    if value is None:
+    if value is None:  # missing (a NaN score stays "nan": it is a result)
         return "–"
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
 
 
-def to_csv(rows):
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+def _latex_escape(text):
+    """The characters LaTeX treats specially, escaped (as pandas escapes the cells)."""
+    special = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(special.get(c, "\\" + c if c in "&%$#_{}" else c) for c in str(text))
 
 
-def _columns(rows, headers):
-    """(keys, shown names): the keys named in headers (all keys without headers)."""
+def _shown(rows, headers):
+    """The columns named in `headers` (key -> shown name; all keys without), each cell formatted."""
     headers = headers or {key: key for key in rows[0]}
-    return list(headers), list(headers.values())
+    frame = pd.DataFrame(rows, dtype=object)[list(headers)].map(_fmt)
+    return frame, list(headers.values())
+
+
+def to_csv(rows):
+    """Every key; the values as Python writes them (repr of floats, ints as ints, None empty)."""
+    return pd.DataFrame(rows, dtype=object).to_csv(index=False, lineterminator="\n")
 
 
 def to_markdown(rows, caption, headers=None):
-    columns, names = _columns(rows, headers)
-    lines = [f"**{caption}**", "", "| " + " | ".join(names) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    frame, names = _shown(rows, headers)
+    return f"**{caption}**\n\n" + frame.to_markdown(index=False, headers=names, disable_numparse=True) + "\n"
 
 
 def to_latex(rows, caption, headers=None):
-    columns, names = _columns(rows, headers)
-    esc = lambda s: str(s).replace("_", r"\_").replace("%", r"\%")  # noqa: E731
-    lines = [r"\begin{table}[t]", r"\centering", r"\caption{" + esc(caption) + "}",
-             r"\begin{tabular}{" + "l" * len(columns) + "}", r"\toprule",
-             " & ".join(esc(c) for c in names) + r" \\", r"\midrule"]
-    lines += [" & ".join(esc(_fmt(r[c])) for c in columns) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    frame, names = _shown(rows, headers)
+    frame.columns = names
+    styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    return styler.to_latex(caption=_latex_escape(caption), position="t", position_float="centering",
+                           hrules=True, column_format="l" * len(names))
 
 
 def write_table(rows, caption, csv_path, md_path, tex_path=None, headers=None):
@@ -252,26 +256,21 @@ def family(algorithm, families=None):
 
 def combined_table1(per_dataset, families=None):
     """Table 1 with a column per dataset: {dataset: rows of its best_over_k table} -> rows."""
-    in_tables = sorted({family(r["algorithm"], families) for rows in per_dataset.values() for r in rows},
-                       key=FAMILIES.index)
-    table = []
-    for fam in in_tables:
-        row = {"algorithm": fam.upper()}
-        for dataset, rows in per_dataset.items():
-            # iml before iml_allcodes
-            match = next((r for r in rows if family(r["algorithm"], families) == fam), None)
-            score = f"{float(match['kde_paper']):.1f} ± {float(match['kde_paper_spread']):.1f}" if match else None
-            row[f"{dataset} (ours)"] = score
-            row[f"{dataset} (paper)"] = (match or {}).get("paper_reported") or None  # empty: not comparable
-        table.append(row)
-    return table
+    frame = pd.concat([pd.DataFrame(rows, dtype=object).assign(dataset=d) for d, rows in per_dataset.items()])
+    frame["family"] = frame["algorithm"].map(lambda a: family(a, families))
+    frame = frame.drop_duplicates(["family", "dataset"])  # a family's first row: iml before iml_allcodes
+    frame["ours"] = [f"{float(m):.1f} ± {float(s):.1f}" for m, s in zip(frame["kde_paper"], frame["kde_paper_spread"])]
+    wide = frame.pivot(index="family", columns="dataset", values=["ours", "paper_reported"])
+    order = sorted(wide.index, key=FAMILIES.index)
+    table = pd.DataFrame({"algorithm": [fam.upper() for fam in order]})
+    for dataset in per_dataset:  # a family a dataset lacks, or no paper number (not comparable): empty
+        table[f"{dataset} (ours)"] = wide.loc[order, ("ours", dataset)].to_numpy()
+        table[f"{dataset} (paper)"] = wide.loc[order, ("paper_reported", dataset)].to_numpy()
+    return _records(table)
 
 
-def write_combined_table1(datasets, csv_paths, out_paths, families=None):
-    per_dataset = {}
-    for dataset, path in zip(datasets, csv_paths):
-        with open(path) as f:
-            per_dataset[dataset] = list(csv.DictReader(f))
+def write_combined_table1(per_dataset, out_paths, families=None):
+    """{dataset: rows of its best_over_k table} -> Table 1 with a column per dataset (CSV, Markdown, LaTeX)."""
     spreads = "; ".join(f"{d}: ± {_one_kind(rows, 'kde_paper_spread_is')}" for d, rows in per_dataset.items())
     write_table(combined_table1(per_dataset, families), "Table 1: best KDE score over K, K selected on the test set (the "
                 "paper's protocol), paper convention, beside the paper's numbers; mean over seeds "

@@ -72,7 +72,7 @@ rule make_figures:
 
 rule table1:
     input:
-        [f"{R}/tables/{d}_table1.csv" for d in image_datasets()],
+        kde=[f for d in image_datasets() for f in run_files(d, "kde.json")],
     output:
         csv=report(
             f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"
@@ -92,6 +92,7 @@ rule table1:
     params:
         datasets=image_datasets(),
         families=algorithm_families(),
+        runs=[{**r, "dataset": d} for d in image_datasets() for r in runs(d)],
     script:
         "../workflow_scripts/table1.py"
 

@@ -125,3 +125,16 @@ def snakemake(workdir, *args, check=True, timeout=2400):
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-5000:]}")
     return proc
+
+
+def markdown_cells(text):
+    """The rows of a Markdown table (header first), each a list of stripped cells; not the rule line."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("|") and not set(line.strip()) <= set("|-: ")]
+
+
+def latex_cells(text):
+    """The rows of a LaTeX tabular between \\toprule and \\bottomrule (header first), cells stripped."""
+    body = text[text.index(r"\toprule"):text.index(r"\bottomrule")]
+    return [[cell.strip() for cell in line.removesuffix(r"\\").split(" & ")] for line in body.splitlines()
+            if " & " in line]

@@ -119,7 +119,7 @@ def test_slow_archive_times_out_and_the_files_come_one_by_one(shared_data, tmp_p
         slow.shutdown()
         server.shutdown()
     tries = [line for line in caplog.text.splitlines() if "failed to fetch fsdd.zip" in line]
-    assert len(tries) == 2 and all(line.endswith("timed out") for line in tries)  # each attempt, then given up
+    assert len(tries) == 2 and all(line.endswith("timed out after 0.3 s") for line in tries)  # each attempt, then given up
     assert f"FSDD archive {slow_url}/fsdd.zip not used" in caplog.text
     assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == names
 

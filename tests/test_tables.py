@@ -9,6 +9,7 @@ from iml import tables
 from iml.data import mnist
 from iml.io import save_json, save_npz
 from iml.steps import aggregate, evaluate
+from tests.helpers import markdown_cells
 
 SPLIT = {"pool": "test_only", "description": "every split from the test images", "counts": {"test": 100}}
 
@@ -80,7 +81,9 @@ def test_written_formats(runs, tmp_path):
     rows = list(csv.DictReader(paths[0].open()))
     assert len(rows) == 6 and float(rows[1]["kde_paper_mean"]) == pytest.approx(summary[1]["kde_paper_mean"])
     md = paths[1].read_text()
-    assert "caption with split" in md and md.count("\n| iml |") == 3 and "| ± std over 3 seeds |" in md
+    header, *cells = markdown_cells(md)
+    assert "caption with split" in md and [row[0] for row in cells].count("iml") == 3
+    assert "± std over 3 seeds" in header and cells[1][3] == f"{summary[1]['kde_paper_mean']:.2f}"
     assert r"\begin{tabular}" in paths[2].read_text() and "without it, the authors' code" in paths[2].read_text()
 
 
@@ -108,7 +111,8 @@ def test_captions_follow_the_settings_used(small_mnist_dir, tmp_path):
     aggregate.make_tables("mnist", runs, out[:3], out[3:], base_notes={"iml": "GMM fitted on 3000 training codes"})
     table1, by_k = out[4].read_text(), out[1].read_text()
     left_out = "the paper's numbers left out (computed with σ = 0.2, log-sum of 1000)"
-    assert left_out in table1 and "| 143 |" not in table1  # σ 0.3 is not the paper's
+    header, row = markdown_cells(table1)
+    assert left_out in table1 and row[header.index("paper's Table 1")] == "–"  # σ 0.3 is not the paper's
     tex = out[5].read_text()
     for text in (table1.replace(left_out, ""), by_k, tex[: tex.index(r"\midrule")].replace(left_out, "")):
         text = "\n".join(text.splitlines()[:3])  # the caption and the column headers
@@ -118,5 +122,23 @@ def test_captions_follow_the_settings_used(small_mnist_dir, tmp_path):
         assert "test 300, train 1000, validation 200" in text and "GMM fitted on 3000 training codes" in text
     assert "K selected on the test set (the paper's protocol)" in table1
     assert "K selected on the validation split" in table1
-    assert "| ± std over 4 draws |" in table1 and "| ± s.e. over 300 test images |" in table1
-    assert "log-sum of 200" in table1.splitlines()[2]  # the column header
+    assert "± std over 4 draws" in header and "± s.e. over 300 test images" in header
+    assert "KDE paper convention (σ = 0.3, log-sum of 200)" in header
+
+
+def test_combined_table1_from_each_datasets_runs(tmp_path):
+    """Table 1 with a column per dataset, from the runs' kde.json: the best over K by the paper's
+    protocol, the paper's number beside it, a family one dataset lacks left empty."""
+    runs = [dict(fake_run(a, k, s), dataset=d) for d, algorithms in (("mnist", ["iml", "vae"]), ("celeba", ["iml"]))
+            for a in algorithms for k, s in itertools.product([20, 40], [0, 1])]
+    for run in runs:
+        save_json(tmp_path / f"{run['dataset']}_{run['algorithm']}_{run['K']}_{run['seed']}.json", run["kde"])
+    keys = [{k: run[k] for k in ("dataset", "algorithm", "K", "seed")} for run in runs]
+    paths = [tmp_path / f"{r['dataset']}_{r['algorithm']}_{r['K']}_{r['seed']}.json" for r in runs]
+    out = [tmp_path / f"table1.{ext}" for ext in ("csv", "md", "tex")]
+    aggregate.combined_table1(["mnist", "celeba"], keys, paths, out)
+    rows = {r["algorithm"]: r for r in csv.DictReader(out[0].open())}
+    assert list(rows) == ["IML", "VAE"]
+    assert rows["IML"]["mnist (ours)"] == "100.5 ± 0.7" and rows["IML"]["mnist (paper)"] == "143"  # K 40, seeds 0, 1
+    assert rows["IML"]["celeba (paper)"] == "-8318" and rows["VAE"]["celeba (ours)"] == rows["VAE"]["celeba (paper)"] == ""
+    assert markdown_cells(out[1].read_text())[2] == ["VAE", "99.5 ± 0.7", "132", "–", "–"]

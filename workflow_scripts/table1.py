@@ -1,11 +1,11 @@
-from iml import tables
-from iml.steps import logs
+from iml.steps import aggregate, logs
 
 logs.log_to_file(snakemake.log[0])
 out = snakemake.output
-tables.write_combined_table1(
+aggregate.combined_table1(
     snakemake.params.datasets,
-    snakemake.input,
+    snakemake.params.runs,
+    snakemake.input.kde,
     [out.csv, out.md, out.tex],
     families=snakemake.params.families,
 )

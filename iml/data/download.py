@@ -1,14 +1,20 @@
-"""Checksummed downloads with a mirror tried first, retries, progress and atomic writes."""
+"""Checksummed downloads with a mirror tried first, retries, progress and atomic writes.
+
+pooch does the transfer (its HTTP downloader: timeouts, a tqdm progress bar) and the md5; the
+order of sources, the retries and the atomic rename are ours: pooch's own retries would retry a
+damaged or absent file and know one source per file, and its cache keeps a file it cannot verify."""
 
 import hashlib
 import logging
+import re
 import shutil
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pooch
+import requests
 
 from iml.io import atomic_path
 
@@ -23,12 +29,8 @@ class DownloadError(RuntimeError):
         self.unreachable = unreachable
 
 
-def md5sum(path, chunk=1 << 20):
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def md5sum(path):
+    return pooch.file_hash(str(path), alg="md5")
 
 
 def source_key(source):
@@ -49,27 +51,42 @@ def candidate_sources(filename, dataset, urls, mirror=None):
     return sources
 
 
-def _copy_source(source, dest, timeout, level):
-    """Copy a local path or URL into `dest`, logging progress every 10%."""
-    if "://" not in source:
-        shutil.copyfile(source, dest)
-        return
-    with urllib.request.urlopen(source, timeout=timeout) as response, open(dest, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0)
-        done, next_report = 0, 0.1
-        while block := response.read(1 << 16):
-            out.write(block)
-            done += len(block)
-            if total and done / total >= next_report:
-                log.log(level, "  %s: %3.0f%% of %.1f MB", source, 100 * done / total, total / 1e6)
-                next_report += 0.1
+def _copy_local(source, output_file, _pooch=None):
+    """A downloader in pooch's form for a folder mirror or a user's file."""
+    shutil.copyfile(source, output_file)
+
+
+def _copy_source(source, dest, timeout, progressbar):
+    """Copy a local path or URL into `dest` (an HTTP error raised, a progress bar if asked)."""
+    if "://" in source:
+        downloader = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=timeout)
+        downloader(source, str(dest), None)
+    else:
+        _copy_local(source, dest)
+
+
+def _reason(err, timeout):
+    """What went wrong, in a few words (requests' messages nest the cause two levels deep)."""
+    if isinstance(err, requests.HTTPError):
+        return f"HTTP {err.response.status_code} {err.response.reason}"
+    if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectionError):
+        return f"timed out after {timeout} s"
+    if isinstance(err, requests.ConnectionError):
+        cause = re.search(r"\[Errno -?\d+\][^\"')]*", str(err))
+        proxy = "to the proxy " if isinstance(err, requests.exceptions.ProxyError) else ""
+        return f"could not connect {proxy}({cause.group(0) if cause else err})"
+    return str(err)
 
 
 def _unreachable(err):
     """A failure to connect at all (no route, DNS, refused, timeout), as opposed to an answer."""
-    if isinstance(err, urllib.error.HTTPError):
-        return False
-    return isinstance(err, (urllib.error.URLError, ConnectionError, TimeoutError))
+    return isinstance(err, (requests.ConnectionError, requests.Timeout))
+
+
+def _absent(err):
+    """Absent from this source: retrying won't help."""
+    return isinstance(err, FileNotFoundError) or (
+        isinstance(err, requests.HTTPError) and err.response.status_code == 404)
 
 
 def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60, backoff=1.0,
@@ -78,7 +95,8 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
 
     Each source (the mirror's first) is tried `retries` times; a checksum mismatch or an absent file
     moves on to the next source. Nothing appears under `dest` unless its checksum is right.
-    `level`: the log level of the per-attempt lines (DEBUG when many files share one progress line).
+    `level`: the log level of the per-attempt lines (DEBUG, and no progress bar, when many files
+    share one progress line).
     """
     dest = Path(dest)
     warn = logging.WARNING if level >= logging.INFO else logging.DEBUG  # many files: the caller sums up
@@ -88,7 +106,7 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
             log.log(level, "fetching %s from %s (attempt %d/%d)", filename, source, attempt, retries)
             try:
                 with atomic_path(dest) as tmp:
-                    _copy_source(source, tmp, timeout, level)
+                    _copy_source(source, tmp, timeout, progressbar=level >= logging.INFO)
                     actual = md5sum(tmp)
                     if md5 is None:
                         log.info("%s: md5 %s (no checksum given to check it against)", filename, actual)
@@ -104,12 +122,13 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
                 failures.append(str(err))
                 unreachable.append(False)
                 break
-            except (OSError, ValueError) as err:
-                log.log(warn, "failed to fetch %s from %s: %s", filename, source, err)
-                failures.append(f"{source}: {err}")
+            except (OSError, ValueError) as err:  # requests' errors are OSErrors
+                reason = _reason(err, timeout)
+                log.log(warn, "failed to fetch %s from %s: %s", filename, source, reason)
+                failures.append(f"{source}: {reason}")
                 unreachable.append(_unreachable(err))
-                if isinstance(err, FileNotFoundError) or getattr(err, "code", None) == 404:
-                    break  # absent from this source: retrying won't help
+                if _absent(err):
+                    break
                 if attempt < retries:
                     time.sleep(backoff * attempt)
     raise DownloadError(

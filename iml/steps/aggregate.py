@@ -8,16 +8,28 @@ from iml.io import load_json, load_npz
 log = logging.getLogger("iml")
 
 
+def best_table(dataset, runs, families=None):
+    """(summary by K, the runs' KDE settings, Table 1 rows: the best over K per algorithm)."""
+    summary, settings = tables.summarise_by_k(runs), tables.kde_settings(runs)
+    return summary, settings, tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings), families)
+
+
 def make_tables(dataset, runs, by_k_paths, table1_paths, base_notes=None, families=None):
     """runs: dicts of algorithm, K, seed, kde (loaded kde.json), likelihood (likelihood.json or None).
     base_notes: {algorithm: how its base was fitted}, named in the captions."""
-    summary, settings = tables.summarise_by_k(runs), tables.kde_settings(runs)
-    best = tables.best_over_k(summary, dataset, tables.comparable_with_paper(settings), families)
+    summary, settings, best = best_table(dataset, runs, families)
     by_k_caption, table1_caption = tables.captions(dataset, runs, summary, best, base_notes)
     tables.write_table(summary, by_k_caption, *by_k_paths, headers=tables.by_k_headers(summary, settings))
     tables.write_table(best, table1_caption, *table1_paths, headers=tables.table1_headers(best, settings))
     log.info("ranking, paper convention (K on test): %s; standard convention (K on validation): %s",
              tables.ranking(best, "kde_paper"), tables.ranking(best, "kde_standard"))
+
+
+def combined_table1(datasets, run_keys, kde_paths, out_paths, families=None):
+    """Table 1 with a column per dataset, from the runs' kde.json (run_keys: dicts with dataset)."""
+    runs = load_runs(run_keys, kde_paths, {})
+    per_dataset = {d: best_table(d, [r for r in runs if r["dataset"] == d], families)[2] for d in datasets}
+    tables.write_combined_table1(per_dataset, out_paths, families)
 
 
 def run_key(run):
