@@ -51,18 +51,13 @@ def candidate_sources(filename, dataset, urls, mirror=None):
     return sources
 
 
-def _copy_local(source, output_file, _pooch=None):
-    """A downloader in pooch's form for a folder mirror or a user's file."""
-    shutil.copyfile(source, output_file)
-
-
 def _copy_source(source, dest, timeout, progressbar):
     """Copy a local path or URL into `dest` (an HTTP error raised, a progress bar if asked)."""
     if "://" in source:
         downloader = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=timeout)
         downloader(source, str(dest), None)
-    else:
-        _copy_local(source, dest)
+    else:  # a folder mirror or the user's own file
+        shutil.copyfile(source, dest)
 
 
 def _reason(err, timeout):
