@@ -62,7 +62,7 @@ def _per_run(runs):
 def _spread(group, column, fallback, within_run):
     """(spread, what it is): the std over seeds; with a single seed, the run's own spread."""
     if len(group) > 1:
-        return group[column].std(ddof=1), f"std over {len(group)} seeds"
+        return group[column].std(ddof=1, skipna=False), f"std over {len(group)} seeds"
     return float(group[fallback].iloc[0]), within_run
 
 
@@ -81,14 +81,15 @@ def summarise_by_k(runs):
         standard_spread, standard_kind = _spread(group, "standard", "standard_sem", test_images)
         return pd.Series({
             "n_seeds": len(group),
-            "kde_paper_mean": group["paper"].mean(), "kde_paper_spread": paper_spread,
+            "kde_paper_mean": group["paper"].mean(skipna=False), "kde_paper_spread": paper_spread,
             "kde_paper_spread_is": paper_kind,
-            "kde_standard_mean": group["standard"].mean(), "kde_standard_spread": standard_spread,
+            "kde_standard_mean": group["standard"].mean(skipna=False), "kde_standard_spread": standard_spread,
             "kde_standard_spread_is": standard_kind,
-            "kde_standard_validation": group["validation"].mean(),
+            "kde_standard_validation": group["validation"].mean(skipna=False),
             "standard_sigma": ";".join(group["sigma"]),
-            "exact_vs_base_r": group["r"].astype(float).mean(),  # NaN (None) when no run has one
-            "exact_vs_base_r_no_sigmoid": group["r_no_sigmoid"].astype(float).mean(),
+            # skipna=False: a seed whose score is NaN makes the mean NaN instead of being dropped from it
+            "exact_vs_base_r": group["r"].astype(float).mean(skipna=False),
+            "exact_vs_base_r_no_sigmoid": group["r_no_sigmoid"].astype(float).mean(skipna=False),
         })
 
     per_run = _per_run(runs)

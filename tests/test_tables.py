@@ -142,3 +142,14 @@ def test_combined_table1_from_each_datasets_runs(tmp_path):
     assert rows["IML"]["mnist (ours)"] == "100.5 ± 0.7" and rows["IML"]["mnist (paper)"] == "143"  # K 40, seeds 0, 1
     assert rows["IML"]["celeba (paper)"] == "-8318" and rows["VAE"]["celeba (ours)"] == rows["VAE"]["celeba (paper)"] == ""
     assert markdown_cells(out[1].read_text())[2] == ["VAE", "99.5 ± 0.7", "132", "–", "–"]
+
+
+def test_a_nan_score_in_one_seed_makes_the_mean_nan_not_dropped(runs):
+    """A diverged seed must show in the table, not vanish from the mean over seeds."""
+    broken = next(r for r in runs if (r["algorithm"], r["K"], r["seed"]) == ("iml", 40, 1))
+    broken["kde"]["paper"]["mean"] = float("nan")
+    broken["likelihood"]["pearson_r"] = float("nan")
+    row = next(r for r in tables.summarise_by_k(runs) if (r["algorithm"], r["K"]) == ("iml", 40))
+    # not the mean of the two finite seeds: the cell is empty (None), as the table shows it
+    assert row["kde_paper_mean"] is None and row["kde_paper_spread"] is None and row["exact_vs_base_r"] is None
+    assert np.isfinite(row["kde_standard_mean"])
