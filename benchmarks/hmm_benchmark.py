@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from rates import matmul_gflops
 
-from iml.bases.hmm import GaussianHMMBase, HmmlearnEngine, TorchEngine, resolve_device
+from iml.bases.hmm import GaussianHMMBase, HmmlearnEngine, TorchEngine
+from iml.training import pick_device
 
 BARS = {"float32": 20.0, "float64": 15.0}  # CPU-time speed-up over hmmlearn at 1 thread
 
@@ -82,7 +83,7 @@ def run_torch(z, lengths, params, device, dtype, threads, repeats):
     t0 = time.perf_counter()
     engine = TorchEngine(z, lengths, device, dtype)
     t_pack = time.perf_counter() - t0
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     step = lambda: (engine.em_step(params), sync())[0]
     step()  # warm-up
     runs = [timed(step) for _ in range(repeats)]
@@ -128,7 +129,7 @@ def main():
     p.add_argument("--violin", help="also time one EM iteration on this recording as one sequence")
     p.add_argument("--strict", action="store_true", help="exit 1 if a bar is missed")
     a = p.parse_args()
-    device = resolve_device(a.device)
+    device = pick_device(a.device)
 
     codes, lengths = synthetic_sequences(a.states, a.dim, a.frames)
     base = GaussianHMMBase(n_states=a.states, init="random", random_state=0)
@@ -157,9 +158,9 @@ def main():
         for dtype in a.dtypes:
             wall, cpu, _, (ll, new), redone = run_torch(z, lengths, params, device, dtype, threads,
                                                         a.torch_repeats)
-            rate = matmul_gflops(getattr(torch, dtype), threads) if device == "cpu" else float("nan")
+            rate = matmul_gflops(getattr(torch, dtype), threads) if device.type == "cpu" else float("nan")
             achieved = flops / wall / 1e9
-            bar = BARS.get(dtype) if threads == 1 and device == "cpu" else None
+            bar = BARS.get(dtype) if threads == 1 and device.type == "cpu" else None
             verdict = "" if bar is None else f"{bar:.0f}x CPU {'PASS' if cpu_hl / cpu >= bar else 'FAIL'}"
             if bar is not None and cpu_hl / cpu < bar:
                 missed.append(dtype)

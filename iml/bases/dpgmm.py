@@ -39,9 +39,7 @@ class DirichletProcessMixtureBase(GaussianMixtureBase):
         )
 
     def fit(self, codes, lengths=None, validation=None):
-        codes = check_codes(codes, "codes given to the DPGMM fit")
-        if self.max_codes is not None and len(codes) > self.max_codes:
-            codes = codes[self.rng.choice(len(codes), self.max_codes, replace=False)]
+        codes = self._capped(check_codes(codes, "codes given to the DPGMM fit"))
         if len(codes) < 2:
             raise ValueError(f"the DPGMM needs at least 2 codes to fit, got {len(codes)}")
         if len(codes) < self.max_components:
@@ -60,9 +58,6 @@ class DirichletProcessMixtureBase(GaussianMixtureBase):
 
     def _count_active(self):
         self.n_active_components_ = int((self.mixture.weights_ > self.weight_threshold).sum())
-
-    def score_samples(self, codes):
-        return self.mixture.score_samples(check_codes(codes, "codes scored by the DPGMM"))
 
     def settings(self):
         m = self.mixture

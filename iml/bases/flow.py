@@ -14,7 +14,7 @@ import torch
 import zuko
 
 from iml.bases.base import BaseDistribution, check_codes, training_and_validation
-from iml.bases.hmm import resolve_device
+from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class FlowBase(BaseDistribution):
         self.code_mean_ = train.mean(0)
         std = train.std(0)
         self.code_std_ = np.where(std > 0, std, 1.0)  # a constant dimension stays as it is
-        device = torch.device(resolve_device(self.device))
+        device = pick_device(self.device)
         self.flow = self._build(codes.shape[1]).to(device)
         x_train, x_val = (torch.as_tensor(self._standardise(c), dtype=torch.float32, device=device)
                           for c in (train, held_out))
@@ -114,7 +114,7 @@ class FlowBase(BaseDistribution):
 
     def score_samples(self, codes):
         codes = check_codes(codes, "codes scored by the flow base")
-        device = torch.device(resolve_device(self.device))
+        device = pick_device(self.device)
         self.flow.to(device)
         z = torch.as_tensor(self._standardise(codes), dtype=torch.float32, device=device)
         log_q = self._log_prob(z).double().cpu().numpy()

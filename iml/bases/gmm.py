@@ -42,14 +42,18 @@ class GaussianMixtureBase(BaseDistribution):
         )
 
     def fit(self, codes, lengths=None, validation=None):
-        codes = check_codes(codes, "codes given to the GMM fit")
-        if self.max_codes is not None and len(codes) > self.max_codes:
-            codes = codes[self.rng.choice(len(codes), self.max_codes, replace=False)]
+        codes = self._capped(check_codes(codes, "codes given to the GMM fit"))
         if self.n_components == "auto":
             return self._fit_auto(codes, validation)
         self._fit_mixture(self.mixture, codes)
         self.n_components_ = self.mixture.n_components
         return self
+
+    def _capped(self, codes):
+        """At most max_codes of the codes, drawn at random (seeded), as the authors' code fits its GMM."""
+        if self.max_codes is not None and len(codes) > self.max_codes:
+            return codes[self.rng.choice(len(codes), self.max_codes, replace=False)]
+        return codes
 
     def _fit_mixture(self, mixture, codes):
         if len(codes) < mixture.n_components:

@@ -21,6 +21,7 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
 from iml.bases.base import BaseDistribution, check_codes
+from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -436,10 +437,6 @@ class HmmlearnEngine:
 # the base
 
 
-def resolve_device(device):
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-
-
 class GaussianHMMBase(BaseDistribution):
     """Gaussian HMM with diagonal covariances over code sequences.
 
@@ -501,7 +498,7 @@ class GaussianHMMBase(BaseDistribution):
         Z = self._standardise(codes)
         params = self.initial_params(Z)
         self.initial_params_ = params
-        engine = (TorchEngine(Z, lengths, resolve_device(self.device), self.dtype)
+        engine = (TorchEngine(Z, lengths, pick_device(self.device), self.dtype)
                   if self.backend == "torch" else HmmlearnEngine(Z, lengths))
         self.params_, history = self.run_em(engine, params)
         self.loglik_history_ = np.array(history) - len(codes) * self._log_std_sum()
@@ -590,7 +587,7 @@ class GaussianHMMBase(BaseDistribution):
         """log p(h_t | h_<t) per frame (the chain restarts at each sequence), shape (n,)."""
         codes = check_codes(codes, "codes scored by the HMM")
         lengths = sequence_lengths(lengths, len(codes))
-        engine = TorchEngine(self._standardise(codes), lengths, resolve_device(self.device), "float64")
+        engine = TorchEngine(self._standardise(codes), lengths, pick_device(self.device), "float64")
         return engine.frame_log_likelihood(self.params_) - self._log_std_sum()
 
     def score(self, codes, lengths=None):

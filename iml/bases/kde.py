@@ -7,8 +7,8 @@ from typing import Optional
 import numpy as np
 
 from iml.bases.base import BaseDistribution, check_codes, training_and_validation
-from iml.bases.hmm import resolve_device
 from iml.metrics.kde import kde_log_likelihood
+from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class KernelDensityBase(BaseDistribution):
         return self
 
     def _log_density(self, codes, centres, sigma):
-        return kde_log_likelihood(codes, centres, sigma, "mean", device=resolve_device(self.device))
+        return kde_log_likelihood(codes, centres, sigma, "mean", device=pick_device(self.device))
 
     def sample(self, n):
         """n codes, each a random training code plus N(0, σ² I) noise, and the index of that code."""
