@@ -6,10 +6,12 @@ is finished piece by piece and tabulated without results/.
     python3 -m iml.publish tables docs/runs/offline docs/runs/offline/tables
 
 collect copies, per run <dataset>/<algorithm>/K<k>/seed<s>: kde.json; likelihood.json (IML);
-train.json (the training job's wall time, from its benchmark file); base.json (how a GMM base
-was fitted). tables writes, per dataset, <dataset>_kde_by_k and <dataset>_table1 (CSV, Markdown,
-LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png (Fig. 3 left), and summary.md:
-the rankings in both conventions and the training wall time per algorithm.
+quality.json (FID, precision/recall); train.json (the training job's wall time, from its
+benchmark file); base.json (what the base fit chose, its seconds); and metrics/*.json (the
+classifier's accuracy, the references' scores). tables writes, per dataset, <dataset>_kde_by_k
+and <dataset>_table1 (CSV, Markdown, LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png
+(Fig. 3 left), summary.md (the rankings in both conventions and the training wall time per
+algorithm) and, for the runs scored for sample quality, mnist_which_base (as the workflow's).
 """
 
 import argparse
@@ -68,13 +70,18 @@ def collect(results_dir, dest):
     for rel, run in runs.items():
         source, out = results_dir / rel, dest / rel
         save_json(out / "kde.json", load_json(source / "kde.json"))
-        if (source / "likelihood.json").exists():
-            save_json(out / "likelihood.json", load_json(source / "likelihood.json"))
+        for name in ("likelihood", "quality"):
+            if (source / f"{name}.json").exists():
+                save_json(out / f"{name}.json", load_json(source / f"{name}.json"))
         seconds = _train_seconds(results_dir, run)
         if seconds is not None:
             save_json(out / "train.json", {"wall_seconds": seconds})
-        if (source / "base.npz").exists():
+        if (source / "base.json").exists():  # fit_base's summary (what it chose, its seconds)
+            save_json(out / "base.json", load_json(source / "base.json"))
+        elif (source / "base.npz").exists():  # a run fitted before fit_base wrote one
             save_json(out / "base.json", _base_summary(source / "base.npz"))
+    for metrics in sorted((results_dir / "metrics").glob("*.json")):  # the classifier's and references' scores
+        save_json(dest / "metrics" / metrics.name, load_json(metrics))
     return sorted(runs)
 
 
@@ -84,11 +91,12 @@ def load_published(root):
     for rel, run in _runs(root).items():
         folder = Path(root) / rel
         optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
-                    for name in ("likelihood", "train", "base")}
+                    for name in ("likelihood", "train", "base", "quality")}
         by_dataset[run["dataset"]].append({
             "algorithm": run["algorithm"], "K": run["K"], "seed": run["seed"],
             "kde": load_json(folder / "kde.json"), "likelihood": optional["likelihood"],
             "train_seconds": (optional["train"] or {}).get("wall_seconds"), "base": optional["base"],
+            "quality": optional["quality"],
         })
     return dict(by_dataset)
 
@@ -118,15 +126,20 @@ def summary_text(dataset, runs, table):
     return "\n".join(lines) + "\n"
 
 
-def assemble(root, out_dir, families=None):
-    """The tables, Fig. 3 (left) and summary.md from the committed summaries under `root` alone.
-    families: {algorithm: family} for variants such as iml_allcodes (see iml.tables.family)."""
+def assemble(root, out_dir, config=None):
+    """The tables, Fig. 3 (left) and summary.md from the committed summaries under `root` alone;
+    with the workflow's `config`, variants (iml_allcodes) are known by the model they use, the
+    which-base experiment's runs are kept out of Table 1 and given their own table."""
     out_dir = Path(out_dir)
     published = load_published(root)
     if not published:
         raise FileNotFoundError(f"no published run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {root}")
+    families = family_of(config["algorithms"]) if config else None
+    bases = config["mnist"]["bases"] if config else []
+    bases_only = set(bases) - set(config["mnist"]["algorithms"]) if config else set()
     sections = []
     for dataset, runs in sorted(published.items()):
+        runs = [r for r in runs if r["algorithm"] not in bases_only]
         paths = {name: [out_dir / f"{dataset}_{name}.{ext}" for ext in ("csv", "md", "tex")]
                  for name in ("kde_by_k", "table1")}
         aggregate.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs),
@@ -137,7 +150,22 @@ def assemble(root, out_dir, families=None):
                        split_note=f"{dataset.upper()}: {settings['data']}")
         comparable = tables.comparable_with_paper(tables.kde_settings(runs))
         sections.append(summary_text(dataset, runs, tables.best_over_k(summary, dataset, comparable, families)))
+    if bases and "mnist" in published:
+        which_base(root, published["mnist"], bases + [a for a in config["mnist"]["algorithms"] if a not in bases],
+                   out_dir)
     save_text(out_dir / "summary.md", "\n".join(sections))
+
+
+def which_base(root, runs, rows, out_dir):
+    """The which-base table from the published runs that were scored for sample quality, in the
+    workflow's row order (`rows`: the bases, then mnist.algorithms), any other algorithm after."""
+    scored = [r for r in runs if r["quality"] is not None]
+    if not scored:
+        return
+    order = list(rows) + sorted({r["algorithm"] for r in scored} - set(rows))
+    scored.sort(key=lambda r: (order.index(r["algorithm"]), r["K"], r["seed"]))
+    references = load_json(Path(root) / "metrics" / "mnist_references.json")
+    aggregate.which_base_table(scored, references, [out_dir / f"mnist_which_base.{ext}" for ext in ("csv", "md", "tex")])
 
 
 def main(argv=None):
@@ -157,7 +185,7 @@ def main(argv=None):
             print(rel)
     else:
         with open(args.config) as f:
-            assemble(args.runs_dir, args.out_dir, family_of(yaml.safe_load(f)["algorithms"]))
+            assemble(args.runs_dir, args.out_dir, yaml.safe_load(f))
 
 
 if __name__ == "__main__":

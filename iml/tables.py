@@ -1,5 +1,6 @@
 """Tables built from cached per-run results: KDE by K, and Table 1 (best KDE over K)."""
 
+import numpy as np
 import pandas as pd
 
 from iml.io import save_text
@@ -277,3 +278,119 @@ def write_combined_table1(per_dataset, out_paths, families=None):
                 "paper's protocol), paper convention, beside the paper's numbers; mean over seeds "
                 f"({spreads}). Each column's σ, samples per draw, seeds, base fits and data split are named in "
                 "its <dataset>_table1 caption.", *out_paths)
+
+
+# -- the which-base table (issue 13): bases on IML's autoencoders, the other algorithms, references --------
+
+WHICH_BASE_SCORES = {  # key -> (shown name, where in a run's results)
+    "code_ll": ("held-out code LL", ("likelihood", "base_mean")),
+    "exact_ll": ("exact LL (Eq. 6)", ("likelihood", "exact_mean")),
+    "exact_ll_no_sigmoid": ("exact LL without the sigmoid's term", ("likelihood", "exact_mean_without_sigmoid")),
+    "kde_paper": ("KDE paper", ("kde", "paper", "mean")),
+    "kde_standard": ("KDE standard", ("kde", "standard", "mean")),
+    "fid": ("FID", ("quality", "fid")),
+    "precision": ("precision", ("quality", "precision")),
+    "recall": ("recall", ("quality", "recall")),
+    "fit_seconds": ("base fit (s)", ("base", "fit_seconds")),
+}
+
+
+def _dig(run, path):
+    """The value at `path` in a run's results; None when that result does not apply to the run
+    (no likelihood.json for a model without Eq. 6). A NaN stays NaN: it is a result."""
+    value = run
+    for key in path:
+        if value is None:
+            return None
+        value = value[key]
+    return float(value)
+
+
+def base_choice(base):
+    """What a fitted base chose or kept, in words, from its base.json."""
+    name = base["base"]
+    if name == "gmm":
+        return f"{base['n_components']} components on {base['max_codes'] or 'all'} codes"
+    if name == "dpgmm":
+        return f"kept {base['n_active_components']} of {base['n_components']} components"
+    if name == "kde":
+        return f"bandwidth {base['bandwidth']:.3g}"
+    if name == "flow":
+        return f"epoch {base['best_epoch']} of {base['epochs_run']}"
+    return "fixed" if name == "standard_normal" else "maximum likelihood"
+
+
+def _over_seeds(values):
+    """(mean, std over seeds) of one score; (None, None) where it does not apply to the run (None),
+    a NaN seed making both NaN; the std None with a single seed."""
+    if all(v is None for v in values):
+        return None, None
+    a = np.array(values, dtype=float)
+    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
+
+
+def which_base_by_k(runs):
+    """Rows per (algorithm, K), in the order of `runs`: each score's mean and std over seeds, the
+    standard KDE convention's validation score (which selects K) and what the base chose. Each
+    run: algorithm, K, seed, kde, likelihood (None without Eq. 6), quality, base (its base.json)."""
+    groups = {}
+    for run in runs:
+        groups.setdefault((run["algorithm"], run["K"]), []).append(run)
+    rows = []
+    for (algorithm, k), group in groups.items():
+        row = {"algorithm": algorithm, "K": k, "base": group[0]["base"]["base"], "n_seeds": len(group),
+               "choice": "; ".join(dict.fromkeys(base_choice(r["base"]) for r in group)),
+               "validation": float(np.mean([max(r["kde"]["standard"]["validation_scores"]) for r in group]))}
+        if not np.isfinite(row["validation"]):  # K could not be selected: say so rather than skip this K
+            raise ValueError(f"{algorithm}/K{k}: the standard KDE's validation score is {row['validation']}")
+        for key, (_, path) in WHICH_BASE_SCORES.items():
+            row[key], row[f"{key}_std"] = _over_seeds([_dig(r, path) for r in group])
+        rows.append(row)
+    return rows
+
+
+def which_base_best(by_k):
+    """Per algorithm (first-seen order), the row of the K with the best validation score."""
+    best = {}
+    for row in by_k:
+        if row["algorithm"] not in best or row["validation"] > best[row["algorithm"]]["validation"]:
+            best[row["algorithm"]] = row
+    return list(best.values())
+
+
+def _cell(mean, std):
+    if mean is None:
+        return "–"  # does not apply (a NaN result shows as nan)
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+REFERENCES = {"training_images": "training images (a memoriser)", "mean_image": "the mean training image"}
+
+
+def which_base_display(best, references):
+    """The which-base table as shown: one row per algorithm (its base and choice), "mean ± std"
+    cells, then the two references' sample-quality scores."""
+    rows = [{"base": f"{r['base']} ({r['algorithm']})", "chose": r["choice"], "K": str(r["K"]),
+             **{name: _cell(r[key], r[f"{key}_std"]) for key, (name, _) in WHICH_BASE_SCORES.items()},
+             "seeds": str(r["n_seeds"])} for r in best]
+    for key, name in REFERENCES.items():
+        scores = {WHICH_BASE_SCORES[m][0]: f"{references[key][m]:.2f}" for m in ("fid", "precision", "recall")}
+        rows.append({"base": f"reference: {name}", **{c: scores.get(c, "–") for c in rows[0] if c != "base"}})
+    return rows
+
+
+def which_base_caption(runs, references, quality):
+    """Every setting named from the runs' own results."""
+    d = describe(kde_settings(runs), {r["seed"] for r in runs})
+    n_seeds = len({r["seed"] for r in runs})
+    spread = f"mean ± std over {n_seeds} seeds ({d['seeds']})" if n_seeds > 1 else f"one seed ({d['seeds']}), no spread"
+    return (f"Which base (MNIST): IML's trained autoencoders with each base distribution, and the other "
+            f"algorithms, {spread}; per row the K (of {sorted({r['K'] for r in runs})}) with the "
+            f"best standard-convention KDE score on the validation split. Held-out code LL: the base's mean "
+            f"log-density of the test images' codes; exact LL: Eq. 6 on the test images, with and without the "
+            f"output sigmoid's Jacobian term (models without an inverse: –). KDE paper convention: {d['paper']}; "
+            f"standard: {d['standard']}. FID and precision/recall (k = 3) in the penultimate features of a "
+            f"classifier trained on the training split (test accuracy {100 * quality['classifier_test_accuracy']:.2f}%),"
+            f" {quality['n_samples']} samples against the {quality['n_real']} test images; the references are "
+            f"scored the same way. Base fit: seconds to fit the base on the training codes (choices made on the "
+            f"validation codes). Data: {d['data']}.")

@@ -112,3 +112,59 @@ rule figures:
             for f in figure_files(d) + run_files(d, "samples.png")
         ],
         [f for f in audio_outputs() if "/figures/" in f],
+
+
+rule which_base:
+    input:
+        kde=run_files("mnist", "kde.json", algorithms=which_base_algorithms()),
+        likelihood=run_files(
+            "mnist",
+            "likelihood.json",
+            only=INVERTIBLE,
+            algorithms=which_base_algorithms(),
+        ),
+        quality=run_files("mnist", "quality.json", algorithms=which_base_algorithms()),
+        base=run_files("mnist", "base.json", algorithms=which_base_algorithms()),
+        references=f"{R}/metrics/mnist_references.json",
+        samples=[
+            f"{R}/mnist/{a}/K{config['figures']['which_base']['K']}/seed{config['seeds'][0]}/samples.npz"
+            for a in config["mnist"]["bases"]
+        ],
+    output:
+        csv=report(
+            f"{R}/tables/mnist_which_base.csv",
+            caption="../report/which_base.rst",
+            category="Tables",
+        ),
+        md=f"{R}/tables/mnist_which_base.md",
+        tex=f"{R}/tables/mnist_which_base.tex",
+        png=report(
+            f"{R}/figures/mnist_which_base.png",
+            caption="../report/which_base_samples.rst",
+            category="Figures",
+        ),
+        pdf=f"{R}/figures/mnist_which_base.pdf",
+    log:
+        f"{LOGS}/which_base/mnist.log",
+    benchmark:
+        f"{BENCH}/which_base/mnist.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        runs=runs("mnist", which_base_algorithms()),
+        likelihood_runs=[
+            r
+            for r in runs("mnist", which_base_algorithms())
+            if trained_as(r["algorithm"]) in INVERTIBLE
+        ],
+        labels=[
+            f"{config['algorithms'][a]['base']} ({a})"
+            for a in config["mnist"]["bases"]
+        ],
+        n_images=config["figures"]["which_base"]["n_images"],
+    script:
+        "../workflow_scripts/which_base.py"

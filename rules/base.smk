@@ -4,6 +4,7 @@ rule fit_base:
         model=model_file,
     output:
         base=f"{RUN}/base.npz",
+        summary=f"{RUN}/base.json",
     log:
         f"{LOGS}/fit_base/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:

@@ -39,12 +39,27 @@ def check_config():
             raise ValueError(
                 f"config: audio.run names {dataset!r} but audio.datasets.{dataset} is missing"
             )
-    for algorithm in config["mnist"]["algorithms"]:
-        if algorithm not in config["algorithms"]:
-            raise ValueError(
-                f"config: mnist.algorithms names {algorithm!r} but algorithms.{algorithm} is missing"
-            )
+    for key in ("algorithms", "bases"):
+        for algorithm in config["mnist"][key]:
+            if algorithm not in config["algorithms"]:
+                raise ValueError(
+                    f"config: mnist.{key} names {algorithm!r} but algorithms.{algorithm} is missing"
+                )
+    check_which_base_config()
     check_data_config()
+
+
+def check_which_base_config():
+    """The which-base experiment compares bases on IML's own autoencoders."""
+    bases = config["mnist"]["bases"]
+    others = [a for a in bases if config["algorithms"][a].get("model_of", a) != "iml"]
+    if others:
+        raise ValueError(
+            f"config: mnist.bases {others} do not use IML's trained model (model_of: iml): "
+            "the which-base experiment compares bases on the same autoencoders"
+        )
+    if bases and config["figures"]["which_base"]["K"] not in config["mnist"]["K"]:
+        raise ValueError("config: figures.which_base.K must be one of mnist.K")
 
 
 def check_data_config():
@@ -107,21 +122,40 @@ def mnist_raw_files(wildcards):
     ]
 
 
-def runs(dataset):
-    """Every (algorithm, K, seed) the config asks for, as dicts."""
+def runs(dataset, algorithms=None):
+    """Every (algorithm, K, seed) the config asks for (of `algorithms`, default the dataset's), as dicts."""
     return [
         {"algorithm": a, "K": k, "seed": s}
-        for a in config[dataset]["algorithms"]
+        for a in (algorithms or config[dataset]["algorithms"])
         for k in config[dataset]["K"]
         for s in config["seeds"]
     ]
 
 
-def run_files(dataset, name, only=None):
+def run_files(dataset, name, only=None, algorithms=None):
     return [
         f"{R}/{dataset}/{r['algorithm']}/K{r['K']}/seed{r['seed']}/{name}"
-        for r in runs(dataset)
+        for r in runs(dataset, algorithms)
         if only is None or trained_as(r["algorithm"]) in only
+    ]
+
+
+def which_base_algorithms():
+    """The which-base table's rows: the bases on IML's autoencoders, then the other algorithms
+    (scored by sample quality too); none when mnist.bases is empty."""
+    bases = config["mnist"]["bases"]
+    return (
+        bases + [a for a in config["mnist"]["algorithms"] if a not in bases]
+        if bases
+        else []
+    )
+
+
+def which_base_outputs():
+    if not config["mnist"]["bases"]:
+        return []
+    return [f"{R}/tables/mnist_which_base.{ext}" for ext in ("csv", "md", "tex")] + [
+        f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")
     ]
 
 
@@ -278,7 +312,7 @@ def final_outputs():
     for dataset in image_datasets():
         files += table_files(dataset) + figure_files(dataset)
         files += run_files(dataset, "samples.png")
-    return files
+    return files + which_base_outputs()
 
 
 def algorithm_settings(wildcards):

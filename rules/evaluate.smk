@@ -89,3 +89,48 @@ rule train_classifier:
         settings=config["evaluate"]["classifier"],
     script:
         "../workflow_scripts/train_classifier.py"
+
+
+rule sample_quality:
+    input:
+        data=f"{R}/data/mnist/splits.json",
+        classifier=f"{R}/metrics/classifier.pt",
+        classifier_summary=f"{R}/metrics/classifier.json",
+        samples=f"{R}/mnist/{{algorithm}}/K{{k}}/seed{{seed}}/samples.npz",
+    output:
+        f"{R}/mnist/{{algorithm}}/K{{k}}/seed{{seed}}/quality.json",
+    log:
+        f"{LOGS}/sample_quality/mnist_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/sample_quality/mnist_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    script:
+        "../workflow_scripts/sample_quality.py"
+
+
+rule quality_references:
+    input:
+        data=f"{R}/data/mnist/splits.json",
+        classifier=f"{R}/metrics/classifier.pt",
+        classifier_summary=f"{R}/metrics/classifier.json",
+    output:
+        f"{R}/metrics/mnist_references.json",
+    log:
+        f"{LOGS}/quality_references/mnist.log",
+    benchmark:
+        f"{BENCH}/quality_references/mnist.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        seed=config["evaluate"]["classifier"]["seed"],
+    script:
+        "../workflow_scripts/quality_references.py"

@@ -9,7 +9,6 @@ import yaml
 from iml import publish
 from iml.bases import build_base, save_base
 from iml.io import save_json, save_text
-from iml.models import family_of
 from iml.steps import aggregate
 from tests.helpers import REPO, latex_cells, markdown_cells
 from tests.test_tables import fake_run
@@ -69,7 +68,7 @@ def test_tables_equal_the_hand_written_ones_before_pandas(tmp_path):
     for seed0 in runs.glob("*/*/K*/seed0"):
         shutil.copytree(seed0, tmp_path / "runs" / seed0.relative_to(runs))
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    publish.assemble(tmp_path / "runs", tmp_path, family_of(config["algorithms"]))
+    publish.assemble(tmp_path / "runs", tmp_path, config)
     before = REPO / "tests" / "data" / "tables_before_pandas"
     for name in ("mnist_kde_by_k", "mnist_table1"):
         assert (tmp_path / f"{name}.csv").read_bytes() == (before / f"{name}.csv").read_bytes()

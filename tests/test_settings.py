@@ -83,8 +83,10 @@ def test_every_base_setting_is_in_the_schema_with_its_type(name):
 def test_the_schema_offers_each_base_and_model_the_registries_have():
     assert set(SCHEMA["$defs"]["algorithm"]["properties"]["base"]["enum"]) == set(BASES)
     configurable = SCHEMA["properties"]["algorithms"]["properties"]
-    variants = {a for a, node in configurable.items() if "model_of" in node.get("properties", {})}
+    variants = {a for a, node in configurable.items() if node == {"$ref": "#/$defs/variant"}}
     assert set(configurable) - variants == set(MODELS)
+    assert "model_of" in SCHEMA["$defs"]["variant"]["properties"]
+    assert set(SCHEMA["$defs"]["variant"]["properties"]["base"]["enum"]) <= set(BASES)
 
 
 def test_the_registry_declares_what_each_model_can_do():

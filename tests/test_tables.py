@@ -153,3 +153,51 @@ def test_a_nan_score_in_one_seed_makes_the_mean_nan_not_dropped(runs):
     # not the mean of the two finite seeds: the cell is empty (None), as the table shows it
     assert row["kde_paper_mean"] is None and row["kde_paper_spread"] is None and row["exact_vs_base_r"] is None
     assert np.isfinite(row["kde_standard_mean"])
+
+
+def which_base_run(algorithm, base, k, seed, validation_best_k):
+    """A run of the which-base experiment; IML variants have Eq. 6 (likelihood.json), VAE not."""
+    run = fake_run(algorithm, k, seed, validation_best_k)
+    run["likelihood"] = ({**run["likelihood"], "base_mean": 10.0 * k + seed, "exact_mean": -k - seed,
+                          "exact_mean_without_sigmoid": 2.0 * k} if algorithm.startswith("iml") else None)
+    run["quality"] = {"fid": 100.0 - k + seed, "precision": 0.5, "recall": 0.25 * seed, "n_samples": 100,
+                      "n_real": 100, "classifier_test_accuracy": 0.985}
+    run["base"] = {"base": base, "fit_seconds": 1.0 + seed, **({"bandwidth": 0.25} if base == "kde" else {})}
+    return run
+
+
+REFS = {"training_images": {"fid": 1.5, "precision": 0.9, "recall": 0.9},
+        "mean_image": {"fid": 1000.0, "precision": 1.0, "recall": 0.0}}
+
+
+def test_which_base_selects_k_on_validation_and_keeps_not_applicable_apart_from_nan(tmp_path):
+    runs = [which_base_run("iml_kde", "kde", k, s, 60) for k in (20, 40, 60) for s in (0, 1)]
+    runs += [which_base_run("vae", "standard_normal", k, s, 20) for k in (20, 40, 60) for s in (0, 1)]
+    runs[0]["quality"]["fid"] = float("nan")  # iml_kde K20 seed 0: a NaN result, not "not applicable"
+    best = tables.which_base_best(tables.which_base_by_k(runs))
+    assert [(r["algorithm"], r["K"]) for r in best] == [("iml_kde", 60), ("vae", 20)]
+    kde, vae = best
+    assert kde["exact_ll"] == pytest.approx(-60.5) and kde["exact_ll_std"] == pytest.approx(np.std([-60, -61], ddof=1))
+    assert kde["fid"] == pytest.approx(40.5) and kde["choice"] == "bandwidth 0.25" and kde["n_seeds"] == 2
+    assert vae["exact_ll"] is None and vae["code_ll"] is None  # no Eq. 6 for the VAE: not applicable
+    by_k = tables.which_base_by_k(runs)
+    assert np.isnan(next(r for r in by_k if (r["algorithm"], r["K"]) == ("iml_kde", 20))["fid"])
+
+    shown = tables.which_base_display(best, REFS)
+    name = tables.WHICH_BASE_SCORES["exact_ll"][0]
+    assert shown[0][name] == "-60.50 ± 0.71" and shown[1][name] == "–"
+    assert shown[-1]["base"] == "reference: the mean training image" and shown[-1]["FID"] == "1000.00"
+    assert shown[-1][name] == "–"
+    runs[0]["kde"]["standard"]["validation_scores"] = [float("nan")] * 3
+    with pytest.raises(ValueError, match="iml_kde/K20: the standard KDE's validation score is nan"):
+        tables.which_base_by_k(runs)
+
+
+def test_which_base_caption_names_seeds_classifier_and_sizes():
+    runs = [which_base_run("iml_flow", "flow", k, s, 40) for k in (20, 40) for s in (0, 1, 2)]
+    runs = [{**r, "base": {**r["base"], "best_epoch": 3, "epochs_run": 8}} for r in runs]
+    caption = tables.which_base_caption(runs, REFS, runs[0]["quality"])
+    assert "mean ± std over 3 seeds (seeds 0, 1, 2)" in caption and "of [20, 40]" in caption
+    assert "test accuracy 98.50%" in caption and "100 samples against the 100 test images" in caption
+    assert "σ = 0.2, log-sum over 1000 generated samples per draw" in caption
+    assert tables.which_base_best(tables.which_base_by_k(runs))[0]["choice"] == "epoch 3 of 8"

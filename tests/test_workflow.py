@@ -14,6 +14,7 @@ import pytest
 import soundfile
 import yaml
 
+from iml import tables
 from tests.helpers import copy_workflow, markdown_cells, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -91,18 +92,51 @@ def test_quick_preset_produces_tables_and_figures(quick_run):
     assert "127.0.0.1" in download_log and "md5" in download_log
 
 
+def test_quick_preset_answers_which_base(quick_run):
+    workdir, _ = quick_run
+    out = workdir / "results" / "quick"
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    with open(out / "tables" / "mnist_which_base.csv") as f:
+        rows = {r["algorithm"]: r for r in csv.DictReader(f)}
+    bases = config["mnist"]["bases"]
+    assert list(rows)[: len(bases)] == bases and {"vae", "gan", "wgan"} <= set(rows)
+    for algorithm in bases:
+        row = rows[algorithm]
+        assert row["K"] in ("10", "20") and row["n_seeds"] == "1"
+        for key in ("code_ll", "exact_ll", "exact_ll_no_sigmoid", "kde_paper", "kde_standard", "fid", "precision"):
+            assert np.isfinite(float(row[key])), (algorithm, key)
+        assert float(row["exact_ll"]) > float(row["exact_ll_no_sigmoid"])  # the sigmoid's term is positive
+    assert rows["vae"]["exact_ll"] == ""  # no Eq. 6 without an inverse: not applicable, not NaN
+    memoriser, mean_image = (rows[f"reference: {n}"] for n in tables.REFERENCES.values())
+    assert float(memoriser["fid"]) < min(float(r["fid"]) for a, r in rows.items() if a in bases) < float(mean_image["fid"])
+    assert float(mean_image["recall"]) == 0
+    # the learned bases beat the fixed N(0, I) on the codes, by the exact likelihood and by FID
+    fixed = rows["iml_standard_normal"]
+    assert float(rows["iml"]["exact_ll"]) > float(fixed["exact_ll"]) and float(rows["iml"]["fid"]) < float(fixed["fid"])
+    shown = (out / "tables" / "mnist_which_base.md").read_text()
+    accuracy = json.loads((out / "metrics" / "classifier.json").read_text())["test_accuracy"]
+    assert f"test accuracy {100 * accuracy:.2f}%" in shown and "one seed (seed 0), no spread" in shown
+    fitted = json.loads((out / "mnist" / "iml_gmm_auto" / "K10" / "seed0" / "base.json").read_text())
+    assert fitted["n_components"] in config["bases"]["gmm"].get("n_components_grid", [1, 5, 10, 20, 40, 80])
+    assert fitted["n_validation_codes"] == 500  # chosen on the validation split's codes
+    assert (out / "figures" / "mnist_which_base.png").stat().st_size > 1000
+
+
 def test_tables_rebuild_from_published_summaries_alone(quick_run, tmp_path):
     from iml import publish
 
     workdir, _ = quick_run
     out = workdir / "results" / "quick"
     publish.collect(out, tmp_path / "runs")
-    publish.assemble(tmp_path / "runs", tmp_path / "tables")
+    publish.assemble(tmp_path / "runs", tmp_path / "tables", yaml.safe_load((workdir / "config.yaml").read_text()))
     for dataset in ("mnist", "celeba"):
         for name in ("table1", "kde_by_k"):
             for ext in ("csv", "md", "tex"):
                 rebuilt = (tmp_path / "tables" / f"{dataset}_{name}.{ext}").read_text()
                 assert rebuilt == (out / "tables" / f"{dataset}_{name}.{ext}").read_text(), (dataset, name, ext)
+    for ext in ("csv", "md", "tex"):
+        rebuilt = (tmp_path / "tables" / f"mnist_which_base.{ext}").read_text()
+        assert rebuilt == (out / "tables" / f"mnist_which_base.{ext}").read_text(), ext
     summary = (tmp_path / "tables" / "summary.md").read_text()
     assert "Ranking, standard convention (K selected on validation): " in summary
     wgan = next(row for row in markdown_cells(summary) if row[0] == "wgan")

@@ -10,4 +10,5 @@ train.fit_base(
     base_settings=snakemake.params.settings,
     seed=int(snakemake.wildcards.seed),
     base_path=snakemake.output.base,
+    summary_path=snakemake.output.summary,
 )

@@ -77,3 +77,7 @@ class BaseDistribution:
     def set_fitted(self, arrays):
         """Restore what fitted_arrays() gave; returns self."""
         raise NotImplementedError
+
+    def fitted_summary(self):
+        """What the fit chose or kept, in a few JSON values, for the tables (none for a fixed base)."""
+        return {}

@@ -59,6 +59,9 @@ class DirichletProcessMixtureBase(GaussianMixtureBase):
     def _count_active(self):
         self.n_active_components_ = int((self.mixture.weights_ > self.weight_threshold).sum())
 
+    def fitted_summary(self):
+        return {**super().fitted_summary(), "n_active_components": self.n_active_components_}
+
     def settings(self):
         m = self.mixture
         return {"max_components": self.max_components, "weight_concentration_prior": m.weight_concentration_prior,

@@ -134,6 +134,9 @@ class FlowBase(BaseDistribution):
 
     # -- storage ------------------------------------------------------------------------------
 
+    def fitted_summary(self):
+        return {"best_epoch": self.best_epoch_, "epochs_run": len(self.history_)}
+
     def settings(self):
         return {"flow": self.flow_kind, "transforms": self.transforms, "hidden_features": self.hidden_features,
                 "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,

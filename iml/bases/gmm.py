@@ -109,6 +109,10 @@ class GaussianMixtureBase(BaseDistribution):
     def score_samples(self, codes):
         return self.mixture.score_samples(check_codes(codes, "codes scored by the GMM"))
 
+    def fitted_summary(self):
+        return {"n_components": int(self.n_components_), "covariance_type": self.mixture.covariance_type,
+                "max_codes": self.max_codes, "converged": bool(self.mixture.converged_)}
+
     def settings(self):
         m = self.mixture
         return {"n_components": self.n_components, "covariance_type": m.covariance_type, "n_init": m.n_init,

@@ -67,6 +67,9 @@ class KernelDensityBase(BaseDistribution):
     def score(self, codes):
         return float(self.score_samples(codes).mean())
 
+    def fitted_summary(self):
+        return {"bandwidth": self.bandwidth_, "n_centres": len(self.centres_)}
+
     def settings(self):
         return {"bandwidth_grid": self.bandwidth_grid, "max_centres": self.max_centres, "device": self.device,
                 "random_state": self.random_state}

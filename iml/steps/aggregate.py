@@ -3,7 +3,8 @@
 import logging
 
 from iml import plots, tables
-from iml.io import load_json, load_npz
+from iml.data import display_images
+from iml.io import load_json, load_npz, save_text
 
 log = logging.getLogger("iml")
 
@@ -36,13 +37,15 @@ def run_key(run):
     return run["algorithm"], run["K"], run["seed"]
 
 
-def load_runs(run_keys, kde_paths, likelihood_paths):
-    """Per-run results: each run's kde.json, and its likelihood.json where `likelihood_paths`
-    (run_key -> likelihood.json) has one."""
+def load_runs(run_keys, kde_paths, likelihood_paths, **more_paths):
+    """Per-run results: each run's kde.json, its likelihood.json where `likelihood_paths`
+    (run_key -> likelihood.json) has one, and each of `more_paths` (name -> a JSON file per run,
+    in the order of run_keys) under its name."""
     runs = []
-    for key, path in zip(run_keys, kde_paths):
+    for i, (key, path) in enumerate(zip(run_keys, kde_paths, strict=True)):
         lik = likelihood_paths.get(run_key(key))
-        runs.append({**key, "kde": load_json(path), "likelihood": load_json(lik) if lik else None})
+        more = {name: load_json(paths[i]) for name, paths in more_paths.items()}
+        runs.append({**key, "kde": load_json(path), "likelihood": load_json(lik) if lik else None, **more})
     return runs
 
 
@@ -71,3 +74,26 @@ def audio_table(datasets, score_paths, info_paths, table_paths):
                        "standardised codes; EM iterations run (em_converged: the gain fell below tol); the "
                        "autoencoder's reconstruction SNR on held-out audio.",
                        *table_paths)
+
+
+def which_base_table(runs, references, table_paths):
+    """The which-base table: per algorithm the K best on validation, the two references below
+    (references: the loaded mnist_references.json); CSV numbers, Markdown and LaTeX "mean ± std"."""
+    best = tables.which_base_best(tables.which_base_by_k(runs))
+    caption = tables.which_base_caption(runs, references, runs[0]["quality"])
+    csv_path, md_path, tex_path = table_paths
+    numeric = best + [{"algorithm": f"reference: {name}", **{m: references[key][m] for m in ("fid", "precision", "recall")}}
+                      for key, name in tables.REFERENCES.items()]
+    save_text(csv_path, tables.to_csv(numeric))
+    shown = tables.which_base_display(best, references)
+    save_text(md_path, tables.to_markdown(shown, caption))
+    save_text(tex_path, tables.to_latex(shown, caption))
+    for row in best:
+        log.info("%s: K %d, exact LL %s, KDE paper %s, FID %s", row["algorithm"], row["K"], row["exact_ll"],
+                 row["kde_paper"], row["fid"])
+
+
+def which_base_figure(samples, n_images, paths):
+    """Samples of each base on one autoencoder: `samples` is [(label, samples.npz)], a row of n_images each."""
+    rows = [display_images(load_npz(path)["samples"][:n_images]) for _, path in samples]
+    plots.image_rows(rows, [label for label, _ in samples], paths)

@@ -13,7 +13,7 @@ from iml import plots
 from iml.bases import build_base, load_base
 from iml.data import audio, display_images, load_split
 from iml.io import load_json, load_npz, save_json, save_npz
-from iml.metrics import classifier, kde
+from iml.metrics import classifier, kde, sample_quality
 from iml.models import load_model
 from iml.steps.train import encode
 from iml.training import pick_device
@@ -70,6 +70,40 @@ def train_classifier(data_dir, settings, device, model_path, summary_path):
     classifier.save_classifier(model_path, model, run["settings"])
     save_json(summary_path, {**run, "test_accuracy": acc, "accuracy_bar": settings["accuracy_bar"],
                              "n_test": len(x_test)})
+
+
+def _classifier_features(classifier_path, device):
+    model = classifier.load_classifier(classifier_path, pick_device(device))
+    return lambda images: classifier.features(model, images)
+
+
+def quality_scores(data_dir, classifier_path, classifier_summary, samples_path, device, out_path):
+    """FID, precision and recall (k = 3) of a run's samples against the test images, in the feature
+    classifier's penultimate features; as many samples as test images (the run's first), since
+    both metrics depend on the set sizes."""
+    test = load_split(data_dir, "test")
+    samples = load_npz(samples_path)["samples"]
+    if len(samples) < len(test):
+        raise ValueError(f"{samples_path}: {len(samples)} samples, fewer than the {len(test)} test images "
+                         "the sample-quality metrics compare them with; raise evaluate.n_samples")
+    features = _classifier_features(classifier_path, device)
+    scores = sample_quality.sample_quality(features(test), features(samples[: len(test)]))
+    log.info("sample quality: FID %.2f, precision %.3f, recall %.3f (%d samples vs %d test images)",
+             scores["fid"], scores["precision"], scores["recall"], len(test), len(test))
+    save_json(out_path, {**scores, "classifier_test_accuracy": load_json(classifier_summary)["test_accuracy"]})
+
+
+def quality_references(data_dir, classifier_path, classifier_summary, seed, device, out_path):
+    """The sample-quality metrics of the two references, scored like a run's samples: training
+    images (what a memoriser reaches) and the mean training image repeated."""
+    test = load_split(data_dir, "test")
+    features = _classifier_features(classifier_path, device)
+    real = features(test)
+    references = sample_quality.reference_samples(load_split(data_dir, "train"), len(test), seed)
+    result = {name: sample_quality.sample_quality(real, features(images)) for name, images in references.items()}
+    log.info("references: %s", {k: round(v["fid"], 2) for k, v in result.items()})
+    save_json(out_path, {**result, "seed": seed,
+                         "classifier_test_accuracy": load_json(classifier_summary)["test_accuracy"]})
 
 
 def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):

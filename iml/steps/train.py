@@ -1,8 +1,10 @@
 """Training and bases: a model trained on a dataset's training split, a base fitted on its codes."""
 
 import csv
+import inspect
 import io
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import torch
 from iml import plots
 from iml.bases import build_base, save_base
 from iml.data import load_split, pixel_range
-from iml.io import load_npz, save_text
+from iml.io import load_json, load_npz, save_json, save_text
 from iml.models import build_model, load_model, save_model
 from iml.training import pick_device, seed_everything, train
 
@@ -43,14 +45,30 @@ def encode(model, x, batch=4096):
                                for i in range(0, len(x), batch)])
 
 
-def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path):
+def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, summary_path):
+    """The base fitted on the training codes; a base that chooses something (the GMM's number of
+    components, a bandwidth, the flow's epoch) chooses on the validation split's codes. The
+    summary records what it chose and the fit's seconds."""
     model = load_model(model_path)
+    base = build_base(base_name, base_settings, seed)
     if hasattr(model, "encode"):
         codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
     npz = Path(data_dir) / "splits.npz"
     lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
-    log.info("fitting base %r on %d codes of dimension %d", base_name, len(codes), codes.shape[1])
-    base = build_base(base_name, base_settings, seed).fit(codes, lengths)
+    extra = {}
+    if "validation" in inspect.signature(base.fit).parameters and _has_split(data_dir, "validation"):
+        extra["validation"] = encode(model, load_split(data_dir, "validation"))
+    log.info("fitting base %r on %d codes of dimension %d%s", base_name, len(codes), codes.shape[1],
+             f", choosing on {len(extra['validation'])} validation codes" if extra else "")
+    started = time.perf_counter()
+    base.fit(codes, lengths, **extra)
+    seconds = time.perf_counter() - started
     save_base(base_path, base_name, base)
+    save_json(summary_path, {"base": base_name, **base.fitted_summary(), "fit_seconds": seconds,
+                             "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", []))})
+
+
+def _has_split(data_dir, name):
+    return name in load_json(Path(data_dir) / "splits.json").get("counts", {})
