@@ -165,7 +165,9 @@ def which_base(root, runs, rows, out_dir):
     order = list(rows) + sorted({r["algorithm"] for r in scored} - set(rows))
     scored.sort(key=lambda r: (order.index(r["algorithm"]), r["K"], r["seed"]))
     references = load_json(Path(root) / "metrics" / "mnist_references.json")
-    aggregate.which_base_table(scored, references, [out_dir / f"mnist_which_base.{ext}" for ext in ("csv", "md", "tex")])
+    paths = {name: [out_dir / f"mnist_{name}.{ext}" for ext in ("csv", "md", "tex")]
+             for name in ("which_base", "which_base_by_k")}
+    aggregate.which_base_table(scored, references, paths["which_base"], paths["which_base_by_k"])
 
 
 def main(argv=None):

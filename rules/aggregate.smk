@@ -138,6 +138,9 @@ rule which_base:
         ),
         md=f"{R}/tables/mnist_which_base.md",
         tex=f"{R}/tables/mnist_which_base.tex",
+        by_k_csv=f"{R}/tables/mnist_which_base_by_k.csv",
+        by_k_md=f"{R}/tables/mnist_which_base_by_k.md",
+        by_k_tex=f"{R}/tables/mnist_which_base_by_k.tex",
         png=report(
             f"{R}/figures/mnist_which_base.png",
             caption="../report/which_base_samples.rst",

@@ -154,9 +154,11 @@ def which_base_algorithms():
 def which_base_outputs():
     if not config["mnist"]["bases"]:
         return []
-    return [f"{R}/tables/mnist_which_base.{ext}" for ext in ("csv", "md", "tex")] + [
-        f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")
-    ]
+    return [
+        f"{R}/tables/mnist_{name}.{ext}"
+        for name in ("which_base", "which_base_by_k")
+        for ext in ("csv", "md", "tex")
+    ] + [f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")]
 
 
 def likelihood_runs(dataset):

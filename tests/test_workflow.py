@@ -120,6 +120,12 @@ def test_quick_preset_answers_which_base(quick_run):
     assert fitted["n_components"] in config["bases"]["gmm"].get("n_components_grid", [1, 5, 10, 20, 40, 80])
     assert fitted["n_validation_codes"] == 500  # chosen on the validation split's codes
     assert (out / "figures" / "mnist_which_base.png").stat().st_size > 1000
+    with open(out / "tables" / "mnist_which_base_by_k.csv") as f:
+        by_k = [r for r in csv.DictReader(f) if r["algorithm"] in bases]
+    assert len(by_k) == 2 * len(bases)  # every base at both K
+    for k in ("10", "20"):  # one autoencoder per K: exact and code log-likelihoods differ by the same log-volume
+        gaps = [float(r["exact_ll"]) - float(r["code_ll"]) for r in by_k if r["K"] == k]
+        assert max(gaps) - min(gaps) < 1e-6 * max(abs(g) for g in gaps)
 
 
 def test_tables_rebuild_from_published_summaries_alone(quick_run, tmp_path):
@@ -134,9 +140,10 @@ def test_tables_rebuild_from_published_summaries_alone(quick_run, tmp_path):
             for ext in ("csv", "md", "tex"):
                 rebuilt = (tmp_path / "tables" / f"{dataset}_{name}.{ext}").read_text()
                 assert rebuilt == (out / "tables" / f"{dataset}_{name}.{ext}").read_text(), (dataset, name, ext)
-    for ext in ("csv", "md", "tex"):
-        rebuilt = (tmp_path / "tables" / f"mnist_which_base.{ext}").read_text()
-        assert rebuilt == (out / "tables" / f"mnist_which_base.{ext}").read_text(), ext
+    for name in ("which_base", "which_base_by_k"):
+        for ext in ("csv", "md", "tex"):
+            rebuilt = (tmp_path / "tables" / f"mnist_{name}.{ext}").read_text()
+            assert rebuilt == (out / "tables" / f"mnist_{name}.{ext}").read_text(), (name, ext)
     summary = (tmp_path / "tables" / "summary.md").read_text()
     assert "Ranking, standard convention (K selected on validation): " in summary
     wgan = next(row for row in markdown_cells(summary) if row[0] == "wgan")

@@ -10,7 +10,12 @@ runs = aggregate.load_runs(
     quality=inp.quality,
     base=inp.base,
 )
-aggregate.which_base_table(runs, load_json(inp.references), [out.csv, out.md, out.tex])
+aggregate.which_base_table(
+    runs,
+    load_json(inp.references),
+    [out.csv, out.md, out.tex],
+    [out.by_k_csv, out.by_k_md, out.by_k_tex],
+)
 aggregate.which_base_figure(
     list(zip(snakemake.params.labels, inp.samples)),
     snakemake.params.n_images,
