@@ -43,8 +43,15 @@ def run_name(run):
 
 
 def _records(frame):
-    """A DataFrame as row dicts, missing values as None (what the callers and plots take)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    """A DataFrame as row dicts of Python values. A NaN in a numeric column stays NaN: it is a result
+    (shown as nan); a missing value elsewhere becomes None: it does not apply (shown as –)."""
+    rows = frame.astype(object).to_dict("records")
+    for column in frame.columns:
+        if not pd.api.types.is_float_dtype(frame[column]):
+            for row in rows:
+                if row[column] is not None and not isinstance(row[column], str) and pd.isna(row[column]):
+                    row[column] = None
+    return rows
 
 
 def _per_run(runs):
@@ -55,6 +62,7 @@ def _per_run(runs):
         "standard": run["kde"]["standard"]["mean"], "standard_sem": run["kde"]["standard"]["sem"],
         "validation": max(run["kde"]["standard"]["validation_scores"]),
         "sigma": f"{run['kde']['standard']['sigma']:.4g}",
+        "has_likelihood": run.get("likelihood") is not None,
         "r": (run.get("likelihood") or {}).get("pearson_r"),
         "r_no_sigmoid": (run.get("likelihood") or {}).get("pearson_r_without_sigmoid"),
     } for run in runs])
@@ -95,7 +103,12 @@ def summarise_by_k(runs):
 
     per_run = _per_run(runs)
     grouped = per_run.groupby(["algorithm", "K"], sort=True)[list(per_run.columns[2:])]
-    return _records(grouped.apply(summarise).reset_index())
+    rows = _records(grouped.apply(summarise).reset_index())
+    with_likelihood = set(map(tuple, per_run.loc[per_run["has_likelihood"], ["algorithm", "K"]].to_numpy()))
+    for row in rows:  # no exact likelihood (no inverse): the correlation does not apply
+        if (row["algorithm"], row["K"]) not in with_likelihood:
+            row["exact_vs_base_r"] = row["exact_vs_base_r_no_sigmoid"] = None
+    return rows
 
 
 def best_over_k(summary, dataset, comparable=True, families=None):
@@ -104,6 +117,10 @@ def best_over_k(summary, dataset, comparable=True, families=None):
     test score at that K. The paper's number stands beside it only when `comparable` (scored
     with the paper's σ and draw size). families: see `family`."""
     frame = pd.DataFrame(summary)
+    undefined = frame[frame[["kde_paper_mean", "kde_standard_validation"]].isna().any(axis=1)]
+    if len(undefined):  # idxmax would silently pass over them
+        raise ValueError("K cannot be selected: the KDE score is NaN for " + ", ".join(
+            f"{a}/K{k}" for a, k in zip(undefined["algorithm"], undefined["K"])))
     by_algorithm = frame.groupby("algorithm", sort=True)
     best_paper = frame.loc[by_algorithm["kde_paper_mean"].idxmax()].reset_index(drop=True)
     best_standard = frame.loc[by_algorithm["kde_standard_validation"].idxmax()].reset_index(drop=True)
@@ -223,7 +240,9 @@ def _shown(rows, headers):
 
 
 def to_csv(rows):
-    """Every key; the values as Python writes them (repr of floats, ints as ints, None empty)."""
+    """Every key; the values as Python writes them (repr of floats, ints as ints), NaN as nan and
+    None (does not apply) empty."""
+    rows = [{k: "nan" if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()} for row in rows]
     return pd.DataFrame(rows, dtype=object).to_csv(index=False, lineterminator="\n")
 
 

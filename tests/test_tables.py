@@ -149,10 +149,21 @@ def test_a_nan_score_in_one_seed_makes_the_mean_nan_not_dropped(runs):
     broken = next(r for r in runs if (r["algorithm"], r["K"], r["seed"]) == ("iml", 40, 1))
     broken["kde"]["paper"]["mean"] = float("nan")
     broken["likelihood"]["pearson_r"] = float("nan")
-    row = next(r for r in tables.summarise_by_k(runs) if (r["algorithm"], r["K"]) == ("iml", 40))
-    # not the mean of the two finite seeds: the cell is empty (None), as the table shows it
-    assert row["kde_paper_mean"] is None and row["kde_paper_spread"] is None and row["exact_vs_base_r"] is None
+    for run in runs:
+        if run["algorithm"] == "vae":
+            run["likelihood"] = None  # as the workflow gives it: no Eq. 6 without an inverse
+    summary = tables.summarise_by_k(runs)
+    row = next(r for r in summary if (r["algorithm"], r["K"]) == ("iml", 40))
+    # not the mean of the two finite seeds: NaN, shown as nan, apart from what does not apply (–)
+    assert np.isnan(row["kde_paper_mean"]) and np.isnan(row["kde_paper_spread"]) and np.isnan(row["exact_vs_base_r"])
     assert np.isfinite(row["kde_standard_mean"])
+    vae = next(r for r in summary if r["algorithm"] == "vae")
+    assert vae["exact_vs_base_r"] is None  # no exact likelihood: does not apply
+    shown = {(c[0], c[1]): c for c in markdown_cells(tables.to_markdown(summary, "caption"))}
+    assert shown[("iml", "40")][3] == "nan" and shown[("vae", "40")][-1] == "–"
+    assert "nan" in tables.to_csv(summary).splitlines()[2]  # iml/K40's row (after iml/K20)
+    with pytest.raises(ValueError, match="K cannot be selected: the KDE score is NaN for iml/K40"):
+        tables.best_over_k(summary, "mnist")  # idxmax would pass over the NaN K silently
 
 
 def which_base_run(algorithm, base, k, seed, validation_best_k):
