@@ -71,6 +71,18 @@ def test_saved_classifier_gives_the_same_features(trained, splits, tmp_path):
         classifier.load_classifier(planted)
 
 
+def test_training_shifts_each_image_by_its_own_offset_with_blank_borders(splits):
+    images = classifier.as_images(splits["x_train"][:64])
+    shifted = classifier._shifted(images, 2, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    offsets = []
+    for image, moved in zip(padded, shifted):
+        found = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(image[:, dy : dy + 28, dx : dx + 28], moved)]
+        assert found  # an exact translation, nothing wrapped around from the other side
+        offsets.append(found[0])
+    assert len(set(offsets)) > 10  # one draw per image, not per batch
+
+
 def test_images_of_the_wrong_shape_are_refused(trained):
     with pytest.raises(ValueError, match=r"expected N x 784 MNIST pixels, got shape \(3, 100\)"):
         classifier.features(trained[0], np.zeros((3, 100), np.float32))
