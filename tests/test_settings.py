@@ -115,3 +115,16 @@ def test_reading_the_registry_imports_no_network_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "False"
+
+
+def test_the_classifier_settings_are_the_schemas_and_the_configs():
+    """evaluate.classifier: its model settings are classifier.DEFAULTS's (which config.yaml states),
+    beside the rule's own seed and accuracy_bar."""
+    from iml.metrics import classifier
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["evaluate"]["classifier"]
+    node = SCHEMA["properties"]["evaluate"]["properties"]["classifier"]
+    rule_only = {"seed", "accuracy_bar"}
+    assert set(node["properties"]) == set(node["required"]) == set(classifier.DEFAULTS) | rule_only
+    assert {k: v for k, v in config.items() if k not in rule_only} == classifier.DEFAULTS
+    assert config["accuracy_bar"] == classifier.ACCURACY_BAR == 0.98  # issue 13's bar
