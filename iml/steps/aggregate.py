@@ -56,10 +56,12 @@ def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths
 def audio_scores_row(scores):
     """Per base: held-out and training (_train) log-likelihood per frame; per frame base, what it
     chose (flow_best_epoch, dpgmm_components_kept)."""
-    training = scores["train_log_likelihood_per_frame"]
-    chosen = {f"{name}_{choice}": value for name, facts in scores["frame_bases"].items()
-              for choice, value in facts.items() if choice in ("best_epoch", "components_kept")}
-    return {**scores["log_likelihood_per_frame"], **{f"{name}_train": v for name, v in training.items()}, **chosen}
+    held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
+    names = sorted(held_out, key=lambda name: AUDIO_BASE_ORDER.index(name))  # JSON keys come back sorted
+    chosen = {f"{name}_{choice}": scores["frame_bases"][name][choice] for name in names
+              for choice in ("best_epoch", "components_kept") if choice in scores["frame_bases"].get(name, {})}
+    return {**{name: held_out[name] for name in names}, **{f"{name}_train": training[name] for name in names},
+            **chosen}
 
 
 def audio_table(datasets, score_paths, info_paths, table_paths):
@@ -79,6 +81,7 @@ def audio_table(datasets, score_paths, info_paths, table_paths):
 
 
 FRAME_BASE_NAMES = {"flow": "a normalizing flow (flow)", "dpgmm": "a Dirichlet-process GMM (dpgmm)"}
+AUDIO_BASE_ORDER = ["hmm", "gmm", "standard_normal", *FRAME_BASE_NAMES]  # the audio table's columns
 
 
 def audio_caption(fractions, frame_bases):
