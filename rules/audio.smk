@@ -114,6 +114,11 @@ rule audio_scores:
         runtime=res("evaluate", "runtime"),
     params:
         hop=config["audio"]["chunk"]["hop"],
+        frame_bases={
+            name: {**config["bases"][name], **updates}
+            for name, updates in config["audio"]["frame_bases"].items()
+        },
+        frame_validation=config["audio"]["frame_validation"],
     script:
         "../workflow_scripts/audio_scores.py"
 

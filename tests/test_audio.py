@@ -1,5 +1,7 @@
 """The audio data chain and autoencoder on real FSDD recordings and the violin MP3s."""
 
+import csv
+
 import numpy as np
 import pytest
 import soundfile
@@ -117,3 +119,77 @@ def test_conv_autoencoder_trains_on_real_chunks(recordings, tmp_path):
     history = train(model, arrays["x_train"], {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0},
                     tmp_path / "c.pt", torch.device("cpu"))
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+
+
+# -- audio_scores: the frame-wise bases beside the HMM, on real codes -----------------------------
+
+FRAME_BASES = {"flow": {"hidden_features": [64, 64], "epochs": 20, "batch_size": 64, "patience": 5, "device": "cpu"},
+               "dpgmm": {"max_components": 5}}
+
+
+@pytest.fixture(scope="module")
+def digit0_run(recordings, tmp_path_factory):
+    """FSDD digit 0 as the workflow splits it (60 training recordings, speaker theo held out),
+    a small conv autoencoder trained 4 epochs and a 4-state HMM on its codes."""
+    from iml.io import save_json, save_npz
+    from iml.steps import train as steps
+
+    data_dir, run = tmp_path_factory.mktemp("fsdd_digit0"), tmp_path_factory.mktemp("run")
+    arrays, info = fsdd.make_splits(fsdd.recordings(recordings, fsdd.manifest()), [0], 60, ["theo"], seed=0)
+    save_npz(data_dir / "splits.npz", **arrays)
+    save_json(data_dir / "splits.json", info)
+    settings = {"model": {"channels": [8, 16]}, "train": {"epochs": 4, "batch_size": 64, "lr": 1e-3}}
+    steps.train_model(data_dir, "iml_audio", 80, settings, 0, "cpu", run / "model.pt", run / "loss.csv",
+                      [run / "loss.png"], run / "train.ckpt")
+    steps.fit_base(data_dir, run / "model.pt", "hmm", {"n_states": 4, "n_iter": 5, "device": "cpu"}, 0,
+                   run / "base.npz")
+    return data_dir, run, arrays
+
+
+def test_held_out_recordings_are_whole_seeded_and_never_all(digit0_run):
+    _, _, arrays = digit0_run
+    lengths = arrays["lengths_train"]
+    held, note = audio.hold_out_recordings(lengths, 0.1, seed=3)
+    per_recording = np.split(held, np.cumsum(lengths)[:-1])
+    assert all(part.all() or not part.any() for part in per_recording)  # whole recordings only
+    assert sum(part.all() for part in per_recording) == 6 and note.startswith("6 of the 60 training recordings")
+    assert (audio.hold_out_recordings(lengths, 0.1, seed=3)[0] == held).all()
+    assert not (audio.hold_out_recordings(lengths, 0.1, seed=4)[0] == held).all()
+    one, note = audio.hold_out_recordings([50], 0.1, seed=0)  # the violin: one recording, its last frames
+    assert one[-5:].all() and not one[:-5].any() and "last 5 of the 50 frames" in note
+    two, _ = audio.hold_out_recordings(lengths[:2], 0.99, seed=0)
+    assert two.sum() in lengths[:2]  # of two recordings, one is held out and one kept to fit on, even at 99%
+    with pytest.raises(ValueError, match="must be in \\(0, 1\\)"):
+        audio.hold_out_recordings(lengths, 1.0, seed=0)
+
+
+def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_run, tmp_path, one_thread):
+    from iml.io import load_json
+    from iml.steps import aggregate, evaluate
+
+    data_dir, run, arrays = digit0_run
+    evaluate.audio_scores(data_dir, run / "model.pt", run / "base.npz", 400, 0, tmp_path / "scores.json",
+                          FRAME_BASES, 0.1)
+    scores = load_json(tmp_path / "scores.json")
+    held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
+    for name in ("flow", "dpgmm"):
+        assert np.isfinite([held_out[name], training[name]]).all()
+        # a learned frame-wise density fits the codes better than N(0, I) on standardised codes, even the
+        # held-out speaker's
+        assert training[name] > training["standard_normal"] + 10, name
+        assert held_out[name] > held_out["standard_normal"], name
+    flow, dpgmm = scores["frame_bases"]["flow"], scores["frame_bases"]["dpgmm"]
+    assert 1 <= flow["best_epoch"] <= 20 and 1 <= dpgmm["components_kept"] <= 5
+    assert flow["fit_codes"] > flow["validation"]  # the codes it trained on, better than those it stopped on
+    assert scores["frame_bases_validation"]["held_out"].startswith("6 of the 60 training recordings")
+
+    table = tmp_path / "audio"
+    aggregate.audio_table(["fsdd_digit0"], [tmp_path / "scores.json"], [data_dir / "splits.json"],
+                          [table.with_suffix(s) for s in (".csv", ".md", ".tex")])
+    with open(table.with_suffix(".csv")) as f:
+        (row,) = csv.DictReader(f)
+    assert float(row["flow"]) == pytest.approx(held_out["flow"]) and float(row["dpgmm_train"]) == pytest.approx(
+        training["dpgmm"])
+    assert row["flow_best_epoch"] == str(flow["best_epoch"]) and row["dpgmm_components_kept"]
+    caption = table.with_suffix(".md").read_text()
+    assert "a normalizing flow (flow), a Dirichlet-process GMM (dpgmm)" in caption and "a seeded 10%" in caption

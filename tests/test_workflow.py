@@ -162,8 +162,13 @@ def test_quick_preset_audio_chain(quick_run):
     with open(out / "tables" / "audio.csv") as f:
         rows = {r["dataset"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"fsdd_all", "violin"}
+    assert rows["violin"]["frame_validation"].startswith("the last ")  # one recording: its end is held out
     for row in rows.values():
-        assert all(np.isfinite(float(row[k])) for k in ("hmm", "gmm", "standard_normal", "reconstruction_snr_db"))
+        assert all(np.isfinite(float(row[k])) for k in ("hmm", "gmm", "standard_normal", "flow", "dpgmm",
+                                                        "reconstruction_snr_db"))
+        # the learned frame-wise bases fit the training codes better than the fixed one
+        assert min(float(row["flow_train"]), float(row["dpgmm_train"])) > float(row["standard_normal_train"])
+        assert 1 <= int(row["flow_best_epoch"]) <= 10 and int(row["dpgmm_components_kept"]) >= 1
         assert float(row["reconstruction_snr_db"]) > 0
         # the HMM starts as the GMM of the gmm column, and EM never lowers the likelihood
         assert row["gmm_source"] == "the HMM's starting GMM"

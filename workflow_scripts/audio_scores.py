@@ -10,4 +10,6 @@ evaluate.audio_scores(
     hop=snakemake.params.hop,
     seed=int(snakemake.wildcards.seed),
     out_path=snakemake.output[0],
+    frame_bases=snakemake.params.frame_bases,
+    validation_fraction=snakemake.params.frame_validation,
 )

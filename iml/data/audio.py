@@ -117,3 +117,27 @@ def write_wav(path, wave, rate=SAMPLE_RATE):
     """A 16-bit PCM WAV, clipped to full scale, written atomically."""
     with atomic_path(path) as tmp:
         soundfile.write(str(tmp), np.clip(wave, -1, 1), rate, subtype="PCM_16", format="WAV")
+
+
+def hold_out_recordings(lengths, fraction, seed):
+    """Split a split's frames (recordings of `lengths` frames, back to back) into frames to fit on
+    and frames held out for a base's choices, by whole recordings: a seeded `fraction` of them (at
+    least one, and at least one left). A single recording (the violin piece) cannot be split so:
+    its last `fraction` of frames is held out instead. Returns (held-out frame mask, a sentence
+    saying what was held out)."""
+    lengths = np.asarray(lengths, dtype=int)
+    if not 0 < fraction < 1:
+        raise ValueError(f"the fraction of training recordings held out must be in (0, 1), got {fraction}")
+    if len(lengths) == 0 or lengths.sum() < 2:
+        raise ValueError(f"{int(lengths.sum())} training frames in {len(lengths)} recordings: too few to hold any out")
+    if len(lengths) == 1:
+        n_held = min(max(1, int(round(fraction * lengths[0]))), int(lengths[0]) - 1)
+        held = np.zeros(lengths[0], dtype=bool)
+        held[-n_held:] = True
+        return held, f"the last {n_held} of the {lengths[0]} frames of the one training recording"
+    n_held = min(max(1, int(round(fraction * len(lengths)))), len(lengths) - 1)
+    chosen = np.zeros(len(lengths), dtype=bool)
+    chosen[np.random.default_rng(seed).choice(len(lengths), n_held, replace=False)] = True
+    held = np.repeat(chosen, lengths)
+    return held, (f"{n_held} of the {len(lengths)} training recordings ({held.sum()} of {len(held)} frames), "
+                  f"drawn with seed {seed}")

@@ -56,24 +56,54 @@ def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths
     plots.likelihood_scatter([{**key, **load_npz(path)} for key, path in likelihood_arrays], scatter_paths)
 
 
+def audio_scores_row(scores):
+    """Per base: held-out and training (_train) log-likelihood per frame; per frame base, what it
+    chose (flow_best_epoch, dpgmm_components_kept)."""
+    held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
+    names = sorted(held_out, key=lambda name: AUDIO_BASE_ORDER.index(name))  # JSON keys come back sorted
+    chosen = {f"{name}_{choice}": scores["frame_bases"][name][choice] for name in names
+              for choice in ("best_epoch", "components_kept") if choice in scores["frame_bases"].get(name, {})}
+    return {**{name: held_out[name] for name in names}, **{f"{name}_train": training[name] for name in names},
+            **chosen}
+
+
 def audio_table(datasets, score_paths, info_paths, table_paths):
-    """One row per audio dataset: held-out log-likelihood per frame under each base, and SNR."""
-    rows = []
+    """One row per audio dataset: log-likelihood per frame under each base, held-out and on the
+    training codes; what the frame bases chose; EM's iterations; the reconstruction SNR."""
+    rows, fractions = [], set()
     for dataset, score_path, info_path in zip(datasets, score_paths, info_paths):
         scores, info = load_json(score_path), load_json(info_path)
-        held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
-        rows.append({"dataset": dataset, "hmm": held_out["hmm"], "gmm": held_out["gmm"],
-                     "standard_normal": held_out["standard_normal"], "hmm_train": training["hmm"],
-                     "gmm_train": training["gmm"], "gmm_source": scores["gmm_source"],
+        validation = scores["frame_bases_validation"]
+        fractions.add(validation["fraction"])
+        rows.append({"dataset": dataset, **audio_scores_row(scores), "gmm_source": scores["gmm_source"],
                      "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
-                     "reconstruction_snr_db": scores["reconstruction_snr_db"],
-                     "test_frames": scores["n_test_frames"], "data": info["description"]})
-    tables.write_table(rows, "Audio: log-likelihood per frame of the autoencoder's codes, held-out and on the "
-                       "training codes (_train), under the HMM base and, without a temporal model, a diagonal "
-                       "GMM with as many components as states (gmm_source says which) and an N(0, I) base on "
-                       "standardised codes; EM iterations run (em_converged: the gain fell below tol); the "
-                       "autoencoder's reconstruction SNR on held-out audio.",
-                       *table_paths)
+                     "reconstruction_snr_db": scores["reconstruction_snr_db"], "test_frames": scores["n_test_frames"],
+                     "frame_validation": validation["held_out"], "data": info["description"]})
+    in_table = [name for name in FRAME_BASE_NAMES if any(f"{name}_train" in row for row in rows)]
+    tables.write_table(rows, audio_caption(fractions, in_table), *table_paths)
+
+
+FRAME_BASE_NAMES = {"flow": "a normalizing flow (flow)", "dpgmm": "a Dirichlet-process GMM (dpgmm)"}
+AUDIO_BASE_ORDER = ["hmm", "gmm", "standard_normal", *FRAME_BASE_NAMES]  # the audio table's columns
+
+
+def audio_caption(fractions, frame_bases):
+    """The audio table's caption; `frame_bases`: the bases of config audio.frame_bases in the
+    table; `fractions`: the fractions of the training recordings they chose on."""
+    caption = ("Audio: log-likelihood per frame of the autoencoder's raw codes (nats; bases that standardise the "
+               "codes count the Jacobian), held-out and on the training codes (_train), under the HMM base and, "
+               "without a temporal model, a diagonal GMM with as many components as states (gmm_source says "
+               "which), an N(0, I) base on standardised codes")
+    if frame_bases:
+        held = " or ".join(f"{f:.0%}" for f in sorted(fractions))
+        caption += ("".join(f", {FRAME_BASE_NAMES[name]}" for name in frame_bases)
+                    + f". These last are fitted on the training recordings less a seeded {held} of them (whole "
+                    "recordings; a dataset of one recording: its last frames; frame_validation says which), on "
+                    "which they choose (the flow its epoch: flow_best_epoch); their _train scores are on all the "
+                    "training codes, the held-out recordings included; dpgmm_components_kept: the DPGMM's "
+                    "components with weight above its threshold")
+    return caption + (". EM iterations run (em_converged: the gain fell below tol); the autoencoder's "
+                      "reconstruction SNR on held-out audio.")
 
 
 def which_base_table(runs, references, table_paths, by_k_paths):
