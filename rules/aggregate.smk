@@ -127,7 +127,7 @@ rule which_base:
         base=run_files("mnist", "base.json", algorithms=which_base_algorithms()),
         references=f"{R}/metrics/mnist_references.json",
         samples=[
-            f"{R}/mnist/{a}/K{config['figures']['which_base']['K']}/seed{config['seeds'][0]}/samples.npz"
+            f"{R}/mnist/{a}/K{which_base_k()}/seed{config['seeds'][0]}/samples.npz"
             for a in config["mnist"]["bases"]
         ],
     output:

@@ -58,8 +58,11 @@ def check_which_base_config():
             f"config: mnist.bases {others} do not use IML's trained model (model_of: iml): "
             "the which-base experiment compares bases on the same autoencoders"
         )
-    if bases and config["figures"]["which_base"]["K"] not in config["mnist"]["K"]:
-        raise ValueError("config: figures.which_base.K must be one of mnist.K")
+    k = config["figures"]["which_base"]["K"]
+    if bases and k is not None and k not in config["mnist"]["K"]:
+        raise ValueError(
+            f"config: figures.which_base.K ({k}) must be one of mnist.K (or null: the first of them)"
+        )
 
 
 def check_data_config():
@@ -149,6 +152,11 @@ def which_base_algorithms():
         if bases
         else []
     )
+
+
+def which_base_k():
+    """The K of the which-base figure: figures.which_base.K, or the first of mnist.K."""
+    return config["figures"]["which_base"]["K"] or config["mnist"]["K"][0]
 
 
 def which_base_outputs():
