@@ -99,6 +99,9 @@ class FlowBase(BaseDistribution):
                 break
         self.flow.load_state_dict(best_state)
         self.history_ = np.array(history)
+        if self.best_epoch_ == self.epochs:  # stopped by the cap, not by the validation codes
+            log.warning("flow base: kept its last epoch (%d), still improving on the validation codes: raise epochs",
+                        self.epochs)
         log.info("flow base: %d epochs in %.1f s, kept epoch %d (validation %.4f per standardised code, "
                  "%.4f in code space)", len(history), time.perf_counter() - started, self.best_epoch_, best,
                  best - np.log(self.code_std_).sum())
