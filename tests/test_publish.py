@@ -67,6 +67,7 @@ def test_tables_equal_the_hand_written_ones_before_pandas(tmp_path):
     runs = REPO / "docs" / "runs" / "offline"
     for seed0 in runs.glob("*/*/K*/seed0"):
         shutil.copytree(seed0, tmp_path / "runs" / seed0.relative_to(runs))
+    shutil.copytree(runs / "metrics", tmp_path / "runs" / "metrics")  # for the which-base table beside them
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     publish.assemble(tmp_path / "runs", tmp_path, config)
     before = REPO / "tests" / "data" / "tables_before_pandas"
