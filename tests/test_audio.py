@@ -142,7 +142,7 @@ def digit0_run(recordings, tmp_path_factory):
     steps.train_model(data_dir, "iml_audio", 80, settings, 0, "cpu", run / "model.pt", run / "loss.csv",
                       [run / "loss.png"], run / "train.ckpt")
     steps.fit_base(data_dir, run / "model.pt", "hmm", {"n_states": 4, "n_iter": 5, "device": "cpu"}, 0,
-                   run / "base.npz")
+                   run / "base.npz", run / "base.json")
     return data_dir, run, arrays
 
 
