@@ -12,9 +12,11 @@ Run:  python benchmarks/bases_benchmark.py [--threads T] [--bases gaussian flow 
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from rates import matmul_gflops
 from scipy import stats
 from scipy.special import logsumexp
@@ -30,8 +32,11 @@ CASES = {
     "gmm (auto, 10000 codes)": ("gmm", {"n_components": "auto", "max_iter": 500, "max_codes": 10000}),
     "dpgmm (<= 50, 10000 codes)": ("dpgmm", {"max_components": 50, "max_codes": 10000}),
     "kde": ("kde", {}),
-    "flow (maf)": ("flow", {}),
+    "flow": ("flow", {}),  # config.yaml's bases.flow, filled in below
 }
+with open(Path(__file__).resolve().parents[1] / "config.yaml") as f:
+    CASES["flow"][1].update(
+        {k: v for k, v in yaml.safe_load(f)["bases"]["flow"].items() if k != "device"})
 
 
 def synthetic_mixture(dim, n_components=20, seed=0):
