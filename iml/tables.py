@@ -398,14 +398,16 @@ def which_base_display(best, references):
     return rows
 
 
-def which_base_caption(runs, references, quality):
-    """Every setting named from the runs' own results."""
+def which_base_caption(runs, quality, every_k=False):
+    """Every setting named from the runs' own results; every_k: the by-K table's (no K selected)."""
     d = describe(kde_settings(runs), {r["seed"] for r in runs})
     n_seeds = len({r["seed"] for r in runs})
     spread = f"mean ± std over {n_seeds} seeds ({d['seeds']})" if n_seeds > 1 else f"one seed ({d['seeds']}), no spread"
+    ks = sorted({r["K"] for r in runs})
+    rows = (f"every K (of {ks})" if every_k else
+            f"per row the K (of {ks}) with the best standard-convention KDE score on the validation split")
     return (f"Which base (MNIST): IML's trained autoencoders with each base distribution, and the other "
-            f"algorithms, {spread}; per row the K (of {sorted({r['K'] for r in runs})}) with the "
-            f"best standard-convention KDE score on the validation split. Held-out code LL: the base's mean "
+            f"algorithms, {spread}; {rows}. Held-out code LL: the base's mean "
             f"log-density of the test images' codes; exact LL: Eq. 6 on the test images, with and without the "
             f"output sigmoid's Jacobian term (models without an inverse: –). KDE paper convention: {d['paper']}; "
             f"standard: {d['standard']}. FID and precision/recall (k = 3) in the penultimate features of a "

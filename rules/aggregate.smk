@@ -159,11 +159,7 @@ rule which_base:
         runtime=res("report", "runtime"),
     params:
         runs=runs("mnist", which_base_algorithms()),
-        likelihood_runs=[
-            r
-            for r in runs("mnist", which_base_algorithms())
-            if trained_as(r["algorithm"]) in INVERTIBLE
-        ],
+        likelihood_runs=likelihood_runs("mnist", which_base_algorithms()),
         labels=[
             f"{config['algorithms'][a]['base']} ({a})"
             for a in config["mnist"]["bases"]

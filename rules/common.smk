@@ -169,8 +169,10 @@ def which_base_outputs():
     ] + [f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")]
 
 
-def likelihood_runs(dataset):
-    return [r for r in runs(dataset) if trained_as(r["algorithm"]) in INVERTIBLE]
+def likelihood_runs(dataset, algorithms=None):
+    return [
+        r for r in runs(dataset, algorithms) if trained_as(r["algorithm"]) in INVERTIBLE
+    ]
 
 
 def trained_as(algorithm):

@@ -207,7 +207,7 @@ def test_which_base_selects_k_on_validation_and_keeps_not_applicable_apart_from_
 def test_which_base_caption_names_seeds_classifier_and_sizes():
     runs = [which_base_run("iml_flow", "flow", k, s, 40) for k in (20, 40) for s in (0, 1, 2)]
     runs = [{**r, "base": {**r["base"], "best_epoch": 3, "epochs_run": 8}} for r in runs]
-    caption = tables.which_base_caption(runs, REFS, runs[0]["quality"])
+    caption = tables.which_base_caption(runs, runs[0]["quality"])
     assert "mean ± std over 3 seeds (seeds 0, 1, 2)" in caption and "of [20, 40]" in caption
     assert "test accuracy 98.50%" in caption and "100 samples against the 100 test images" in caption
     assert "σ = 0.2, log-sum over 1000 generated samples per draw" in caption

@@ -124,9 +124,6 @@ class FlowBase(BaseDistribution):
         self.flow.cpu()
         return log_q - np.log(self.code_std_).sum()
 
-    def score(self, codes):
-        return float(self.score_samples(codes).mean())
-
     @torch.no_grad()
     def sample(self, n):
         """n codes: base noise from the seeded generator pushed through the inverse flow."""

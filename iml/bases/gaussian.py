@@ -77,9 +77,6 @@ class GaussianBase(BaseDistribution):
         log_det = 2 * np.log(np.diag(self.cholesky_)).sum()
         return -0.5 * ((whitened**2).sum(0) + log_det + codes.shape[1] * np.log(2 * np.pi))
 
-    def score(self, codes):
-        return float(self.score_samples(codes).mean())
-
     def settings(self):
         return {"ridge": self.ridge, "random_state": self.random_state}
 

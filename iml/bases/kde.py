@@ -64,9 +64,6 @@ class KernelDensityBase(BaseDistribution):
     def score_samples(self, codes):
         return self._log_density(check_codes(codes, "codes scored by the KDE base"), self.centres_, self.bandwidth_)
 
-    def score(self, codes):
-        return float(self.score_samples(codes).mean())
-
     def fitted_summary(self):
         return {"bandwidth": self.bandwidth_, "n_centres": len(self.centres_)}
 

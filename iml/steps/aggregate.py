@@ -113,12 +113,10 @@ def which_base_table(runs, references, table_paths, by_k_paths):
     Markdown and LaTeX "mean ± std"."""
     by_k = tables.which_base_by_k(runs)
     best = tables.which_base_best(by_k)
-    caption = tables.which_base_caption(runs, references, runs[0]["quality"])
     refs = [{"algorithm": f"reference: {name}", **{m: references[key][m] for m in ("fid", "precision", "recall")}}
             for key, name in tables.REFERENCES.items()]
-    by_k_caption = caption.replace("per row the K (of", "every K (of").replace(
-        ") with the best standard-convention KDE score on the validation split", ")")
-    for rows, text, paths in ((best, caption, table_paths), (by_k, by_k_caption, by_k_paths)):
+    for rows, every_k, paths in ((best, False, table_paths), (by_k, True, by_k_paths)):
+        text = tables.which_base_caption(runs, runs[0]["quality"], every_k)
         csv_path, md_path, tex_path = paths
         save_text(csv_path, tables.to_csv(rows + refs))
         shown = tables.which_base_display(rows, references)
