@@ -1,7 +1,7 @@
 """Benchmark of `iml.data.celeba.crop_faces` (prints figures): images/s with 1 and 2 worker
 threads (and processes), on the CelebA sample repeated to about --images images.
 
-The sample (/work/shared/data/celeba_sample: 32 aligned 178x218 images + 30 at 256x256) is
+The sample (the data copy's celeba_sample folder: 32 aligned 178x218 images + 30 at 256x256) is
 linked under distinct names into a temporary folder until it holds --images files, and the
 whole preprocessing (decode with Pillow, Haar face detection, crop, resize, write the
 memory-mapped splits) runs once per setting, best of --repeats. OpenCV's own threading is set

@@ -8,7 +8,7 @@ Measures, on one machine and in one run (10000 test x 10000 samples x 784 dims, 
   * scikit-learn's KernelDensity on a subset of test rows, scaled linearly to all rows, and the
     kernel's speedup over it (bar: >= 100x); plus the values of both on the subset against a
     float64 brute-force reference (sklearn's tree KDE can be inaccurate at this dimension,
-    scikit-learn issues 25799 and 7492).
+    scikit-learn's bug reports #25799 and #7492).
 
 Run:  python benchmarks/kde_benchmark.py [--strict] [--threads T] [--mnist PATH] ...
 Uses the MNIST test images (samples: a seeded shuffle of them plus small noise) when the file is

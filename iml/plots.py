@@ -2,22 +2,31 @@
 
 import textwrap
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from iml.io import save_figure
 
-from iml.io import save_figure  # noqa: E402
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when a figure is drawn (a second
+    of start-up that steps drawing nothing should not pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save(fig, paths):
+    plt = _pyplot()
     for path in paths:
         save_figure(fig, path)
     plt.close(fig)
 
 
 def loss_curve(history, paths, title="training loss"):
+    plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     names = [key for key in dict.fromkeys(k for row in history for k in row) if key not in ("epoch", "seconds")]
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -38,6 +47,7 @@ def _imshow(ax, image):
 
 def image_grid(images, paths, ncols=10, title=None):
     """Images (n, H, W) grey or (n, H, W, 3) RGB in [0, 1], clipped for display, in rows of ncols."""
+    plt = _pyplot()
     images = np.clip(np.asarray(images), 0, 1)
     shape = images.shape[1:3]
     nrows = int(np.ceil(len(images) / ncols))
@@ -58,6 +68,7 @@ def kde_vs_k(summary, paths, settings, split_note=""):
     """Fig. 3 left: KDE score against K, one curve per algorithm, a band of ± the spread (std over
     seeds; with one seed, the run's own spread); one panel per convention. settings: the
     conventions in words (tables.describe)."""
+    plt = _pyplot()
     panels = [("paper", f"paper convention: {settings['paper']}"),
               ("standard", f"standard convention: {settings['standard']}")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -84,6 +95,7 @@ def likelihood_scatter(runs, paths):
     """Fig. 3 right: exact implicit-model log-likelihood (Eq. 6) against the base log-likelihood
     on test images, with the output sigmoid's Jacobian term (left) and without it (right, the
     authors' code); one colour per run, each correlation in the legend."""
+    plt = _pyplot()
     from scipy import stats
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -105,6 +117,7 @@ def likelihood_scatter(runs, paths):
 def toy2d_panels(x_train, panels, paths):
     """Fig. 1: per model, generated points over the data (left) and base samples over the
     data mapped to the base space (right)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(len(panels), 2, figsize=(8, 3.6 * len(panels)))
     for row, panel in zip(axes, panels):
         row[0].scatter(*x_train.T, s=3, alpha=0.3, color="tab:blue", label="data")
@@ -134,6 +147,7 @@ def _ellipse(ax, mean, cov, color):
 def two_dimensional_codes(images, reconstructions, codes, labels, mixture, sample_codes, sample_images, paths):
     """Fig. 2: training images and reconstructions on top; below, the 2-D codes, the GMM's
     covariance ellipses and decoded images drawn at sampled codes."""
+    plt = _pyplot()
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     fig = plt.figure(figsize=(9, 10))
@@ -158,6 +172,7 @@ def two_dimensional_codes(images, reconstructions, codes, labels, mixture, sampl
 
 def image_rows(rows, labels, paths):
     """A grid with one labelled row per entry of `rows` (each (n, H, W[, 3]) images in [0, 1])."""
+    plt = _pyplot()
     ncols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * 0.75 + 1, len(rows) * 0.8), squeeze=False)
     for r, (images, label) in enumerate(zip(rows, labels)):
@@ -176,6 +191,7 @@ def image_rows(rows, labels, paths):
 
 def spectrograms(waves, titles, dataset, paths, rate=8000):
     """Spectrograms side by side, axes in seconds and Hz (Figs. 6-8)."""
+    plt = _pyplot()
     from scipy.signal import spectrogram
 
     fig, axes = plt.subplots(1, len(waves), figsize=(6 * len(waves), 3.5), squeeze=False)

@@ -1,5 +1,5 @@
 """Each finished run's small summaries, copied under docs/ to be committed, and the tables rebuilt
-from those copies alone: a grid run over several sessions (results/ is not kept between them)
+from those copies alone: a grid run over several sittings (results/ need not be kept between them)
 is finished piece by piece and tabulated without results/.
 
     python3 -m iml.publish collect results/offline docs/runs/offline

@@ -299,7 +299,7 @@ def write_combined_table1(per_dataset, out_paths, families=None):
                 "its <dataset>_table1 caption.", *out_paths)
 
 
-# -- the which-base table (issue 13): bases on IML's autoencoders, the other algorithms, references --------
+# -- the which-base table: bases on IML's autoencoders, the other algorithms, references --------
 
 WHICH_BASE_SCORES = {  # key -> (shown name, where in a run's results)
     "code_ll": ("held-out code LL", ("likelihood", "base_mean")),
@@ -404,8 +404,11 @@ def which_base_caption(runs, quality, every_k=False):
     n_seeds = len({r["seed"] for r in runs})
     spread = f"mean ± std over {n_seeds} seeds ({d['seeds']})" if n_seeds > 1 else f"one seed ({d['seeds']}), no spread"
     ks = sorted({r["K"] for r in runs})
-    rows = (f"every K (of {ks})" if every_k else
-            f"per row the K (of {ks}) with the best standard-convention KDE score on the validation split")
+    ks_of = {a: sorted({r["K"] for r in runs if r["algorithm"] == a}) for a in dict.fromkeys(r["algorithm"] for r in runs)}
+    fewer = {a: k for a, k in ks_of.items() if k != ks}
+    only = ("; " + ", ".join(f"{a} only at K = {', '.join(map(str, k))}" for a, k in fewer.items())) if fewer else ""
+    rows = (f"every K (of {ks}{only})" if every_k else
+            f"per row the K (of {ks}{only}) with the best standard-convention KDE score on the validation split")
     return (f"Which base (MNIST): IML's trained autoencoders with each base distribution, and the other "
             f"algorithms, {spread}; {rows}. Held-out code LL: the base's mean "
             f"log-density of the test images' codes; exact LL: Eq. 6 on the test images, with and without the "

@@ -58,10 +58,16 @@ def check_which_base_config():
             f"config: mnist.bases {others} do not use IML's trained model (model_of: iml): "
             "the which-base experiment compares bases on the same autoencoders"
         )
-    k = config["figures"]["which_base"]["K"]
-    if bases and k is not None and k not in config["mnist"]["K"]:
+    ks = config["mnist"].get("bases_K") or config["mnist"]["K"]
+    if not set(ks) <= set(config["mnist"]["K"]):
         raise ValueError(
-            f"config: figures.which_base.K ({k}) must be one of mnist.K (or null: the first of them)"
+            f"config: mnist.bases_K {sorted(set(ks) - set(config['mnist']['K']))} not in mnist.K"
+        )
+    k = config["figures"]["which_base"]["K"]
+    if bases and k is not None and k not in ks:
+        raise ValueError(
+            f"config: figures.which_base.K ({k}) must be one of mnist.bases_K, or of mnist.K when that is "
+            "null (or null: the first of them)"
         )
 
 
@@ -109,6 +115,20 @@ BENCH = f"{R}/benchmarks"
 INVERTIBLE = {m for m, s in MODELS.items() if s.exact_likelihood}
 
 
+def _one_of(names):
+    return "|".join(sorted(names)) or "(?!)"  # (?!) matches nothing
+
+
+# The run folders that each per-run evaluation job of rules/evaluate.smk writes. MNIST runs get the
+# sample-quality metrics (its feature classifier), those of invertible models the exact likelihood too.
+_EXACT = {
+    a for a, s in config["algorithms"].items() if s.get("model_of", a) in INVERTIBLE
+}
+RUN_EXACT = f"{R}/{{dataset,mnist}}/{{algorithm,{_one_of(_EXACT)}}}/K{{k}}/seed{{seed}}"
+RUN_SCORED = f"{R}/{{dataset,mnist}}/{{algorithm,{_one_of(set(config['algorithms']) - _EXACT)}}}/K{{k}}/seed{{seed}}"
+RUN_OTHER = f"{R}/{{dataset,(?!mnist/)[a-z0-9_]+}}/{{algorithm}}/K{{k}}/seed{{seed}}"
+
+
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     algorithm="[a-z_]+",
@@ -130,9 +150,23 @@ def runs(dataset, algorithms=None):
     return [
         {"algorithm": a, "K": k, "seed": s}
         for a in (algorithms or config[dataset]["algorithms"])
-        for k in config[dataset]["K"]
+        for k in latent_dims(dataset, a)
         for s in config["seeds"]
     ]
+
+
+def latent_dims(dataset, algorithm):
+    """The K values of an algorithm's runs: the dataset's, or for a which-base base that is not one of
+    mnist.algorithms, mnist.bases_K when set."""
+    mnist = config["mnist"]
+    if (
+        dataset == "mnist"
+        and mnist.get("bases_K")
+        and algorithm in mnist["bases"]
+        and algorithm not in mnist["algorithms"]
+    ):
+        return mnist["bases_K"]
+    return config[dataset]["K"]
 
 
 def run_files(dataset, name, only=None, algorithms=None):
@@ -155,8 +189,11 @@ def which_base_algorithms():
 
 
 def which_base_k():
-    """The K of the which-base figure: figures.which_base.K, or the first of mnist.K."""
-    return config["figures"]["which_base"]["K"] or config["mnist"]["K"][0]
+    """The K of the which-base figure: figures.which_base.K, or the first of the bases' K."""
+    return (
+        config["figures"]["which_base"]["K"]
+        or (config["mnist"].get("bases_K") or config["mnist"]["K"])[0]
+    )
 
 
 def which_base_outputs():

@@ -1,14 +1,20 @@
-rule sample:
+# One job per run evaluates it: samples, the KDE scores, and where they apply the exact likelihood
+# (Eq. 6) and the sample-quality metrics. They always run together and each costs a few seconds,
+# so one process saves the start-up of three; a changed evaluation setting reruns this job alone,
+# never training or the base's fit. Three rules, one per set of outputs, share the body.
+rule evaluate:
     input:
+        data=f"{R}/data/{{dataset}}/splits.json",
         model=model_file,
         base=f"{RUN}/base.npz",
     output:
-        samples=f"{RUN}/samples.npz",
-        grid=f"{RUN}/samples.png",
+        samples=f"{RUN_OTHER}/samples.npz",
+        grid=f"{RUN_OTHER}/samples.png",
+        kde=f"{RUN_OTHER}/kde.json",
     log:
-        f"{LOGS}/sample/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+        f"{LOGS}/evaluate/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/sample/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+        f"{BENCH}/evaluate/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
     conda:
         "../envs/iml.yaml"
     threads: res("evaluate", "threads", 1)
@@ -18,54 +24,40 @@ rule sample:
     params:
         n_samples=config["evaluate"]["n_samples"],
         grid_images=config["evaluate"]["grid_images"],
+        kde=config["evaluate"]["kde"],
+        n_test=config["evaluate"]["likelihood"]["n_test"],
     script:
-        "../workflow_scripts/sample.py"
+        "../workflow_scripts/evaluate.py"
 
 
-rule kde:
-    input:
-        data=f"{R}/data/{{dataset}}/splits.json",
-        samples=f"{RUN}/samples.npz",
-    output:
-        f"{RUN}/kde.json",
-    log:
-        f"{LOGS}/kde/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/kde/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
-    conda:
-        "../envs/iml.yaml"
-    threads: res("evaluate", "threads", 1)
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-    params:
-        settings=config["evaluate"]["kde"],
-    script:
-        "../workflow_scripts/kde.py"
-
-
-rule exact_likelihood:
+use rule evaluate as evaluate_scored with:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
         model=model_file,
         base=f"{RUN}/base.npz",
+        classifier=f"{R}/metrics/classifier.pt",
+        classifier_summary=f"{R}/metrics/classifier.json",
     output:
-        arrays=f"{RUN}/likelihood.npz",
-        summary=f"{RUN}/likelihood.json",
-    log:
-        f"{LOGS}/exact_likelihood/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/exact_likelihood/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
-    conda:
-        "../envs/iml.yaml"
-    threads: res("evaluate", "threads", 1)
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-    params:
-        n_test=config["evaluate"]["likelihood"]["n_test"],
-    script:
-        "../workflow_scripts/exact_likelihood.py"
+        samples=f"{RUN_SCORED}/samples.npz",
+        grid=f"{RUN_SCORED}/samples.png",
+        kde=f"{RUN_SCORED}/kde.json",
+        quality=f"{RUN_SCORED}/quality.json",
+
+
+use rule evaluate as evaluate_exact with:
+    input:
+        data=f"{R}/data/{{dataset}}/splits.json",
+        model=model_file,
+        base=f"{RUN}/base.npz",
+        classifier=f"{R}/metrics/classifier.pt",
+        classifier_summary=f"{R}/metrics/classifier.json",
+    output:
+        samples=f"{RUN_EXACT}/samples.npz",
+        grid=f"{RUN_EXACT}/samples.png",
+        kde=f"{RUN_EXACT}/kde.json",
+        quality=f"{RUN_EXACT}/quality.json",
+        likelihood_arrays=f"{RUN_EXACT}/likelihood.npz",
+        likelihood=f"{RUN_EXACT}/likelihood.json",
 
 
 rule train_classifier:
@@ -89,28 +81,6 @@ rule train_classifier:
         settings=config["evaluate"]["classifier"],
     script:
         "../workflow_scripts/train_classifier.py"
-
-
-rule sample_quality:
-    input:
-        data=f"{R}/data/mnist/splits.json",
-        classifier=f"{R}/metrics/classifier.pt",
-        classifier_summary=f"{R}/metrics/classifier.json",
-        samples=f"{R}/mnist/{{algorithm}}/K{{k}}/seed{{seed}}/samples.npz",
-    output:
-        f"{R}/mnist/{{algorithm}}/K{{k}}/seed{{seed}}/quality.json",
-    log:
-        f"{LOGS}/sample_quality/mnist_{{algorithm}}_K{{k}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/sample_quality/mnist_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
-    conda:
-        "../envs/iml.yaml"
-    threads: res("evaluate", "threads", 1)
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-    script:
-        "../workflow_scripts/sample_quality.py"
 
 
 rule quality_references:

@@ -257,7 +257,7 @@ def _canonical_stand_in(shared_data, root):
 
 def test_fresh_machine_fetches_the_test_data(shared_data, tmp_path, monkeypatch):
     """No local copy: the data the tests use comes md5-checked from the canonical sources (here a
-    stand-in on 127.0.0.1) into the cache, and a second session fetches nothing."""
+    stand-in on 127.0.0.1) into the cache, and a second run fetches nothing."""
     monkeypatch.delenv("CI", raising=False)  # CI itself must have the local copy
     _canonical_stand_in(shared_data, tmp_path / "web")
     url, server = serve(tmp_path / "web")
@@ -265,7 +265,7 @@ def test_fresh_machine_fetches_the_test_data(shared_data, tmp_path, monkeypatch)
                "fsdd_files": f"{url}/nothing", "violin": [f"{url}/violin"]}
     try:
         got = local_or_fetched_data(local=tmp_path / "no-copy", cache=tmp_path / "cache", sources=sources)
-        server.shutdown()  # all in the cache now: a second session needs no network
+        server.shutdown()  # all in the cache now: a second run needs no network
         assert local_or_fetched_data(local=tmp_path / "no-copy", cache=got, sources=sources) == got
     finally:
         server.shutdown()

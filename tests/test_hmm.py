@@ -191,7 +191,7 @@ def test_recovers_a_known_three_state_hmm_better_than_one_state():
     assert held_out[3] == pytest.approx(true, abs=0.05)
 
 
-# -- degenerate cases (hmmlearn issues 110, 169, 186, 416) ------------------------------------
+# -- degenerate cases (hmmlearn's bug reports #110, #169, #186, #416) ------------------------------------
 
 
 def engine(name, z, lengths):

@@ -20,7 +20,7 @@ from iml.metrics.sample_quality import (
 
 # One short training shared by the module, smaller than the workflow's (the full-size run, which
 # must reach 98%, is benchmarks/classifier_benchmark.py): on the 7000 offline training images it
-# measured 96.95% test accuracy; the bar leaves room for thread-count rounding between machines.
+# measured 96.95% test accuracy; the bar allows for thread-count rounding between machines.
 # lr is pinned to the rate it was measured with (the workflow's default is now 2e-3).
 TEST_SETTINGS = {"channels": [16, 32], "batch_size": 32, "epochs": 4, "lr": 1e-3, "shift": 0}
 TEST_BAR = 0.96

@@ -127,4 +127,4 @@ def test_the_classifier_settings_are_the_schemas_and_the_configs():
     rule_only = {"seed", "accuracy_bar"}
     assert set(node["properties"]) == set(node["required"]) == set(classifier.DEFAULTS) | rule_only
     assert {k: v for k, v in config.items() if k not in rule_only} == classifier.DEFAULTS
-    assert config["accuracy_bar"] == classifier.ACCURACY_BAR == 0.98  # issue 13's bar
+    assert config["accuracy_bar"] == classifier.ACCURACY_BAR == 0.98  # the paper settings' bar

@@ -1,6 +1,6 @@
 """The workflow's steps called directly, without Snakemake, on real data: MNIST through a dataset
-room (download from the mirror, preprocess, load), one run through training, base, sampling, KDE
-and the exact likelihood, and the CELEB-A room on the real sample faces."""
+module (download from the mirror, preprocess, load), one run through training, base, sampling, KDE
+and the exact likelihood, and the CELEB-A module on the real sample faces."""
 
 import csv
 import json
@@ -17,7 +17,7 @@ SIZES = {"train": 600, "validation": 100, "test": 200}
 
 @pytest.fixture(scope="module")
 def mnist_dir(shared_data, tmp_path_factory):
-    """MNIST's room end to end: the test files fetched from the data copy as a mirror, then split."""
+    """MNIST's data module end to end: the test files fetched from the data copy as a mirror, then split."""
     raw, out = tmp_path_factory.mktemp("raw"), tmp_path_factory.mktemp("mnist")
     paths = []
     for name in mnist.POOL_FILES["test_only"]:

@@ -99,10 +99,12 @@ def test_quick_preset_answers_which_base(quick_run):
     with open(out / "tables" / "mnist_which_base.csv") as f:
         rows = {r["algorithm"]: r for r in csv.DictReader(f)}
     bases = config["mnist"]["bases"]
+    bases_k = yaml.safe_load((workdir / "presets" / "quick.yaml").read_text())["mnist"]["bases_K"]
+    ks = {a: (["10", "20"] if a in config["mnist"]["algorithms"] else [str(k) for k in bases_k]) for a in bases}
     assert list(rows)[: len(bases)] == bases and {"vae", "gan", "wgan"} <= set(rows)
     for algorithm in bases:
         row = rows[algorithm]
-        assert row["K"] in ("10", "20") and row["n_seeds"] == "1"
+        assert row["K"] in ks[algorithm] and row["n_seeds"] == "1"
         for key in ("code_ll", "exact_ll", "exact_ll_no_sigmoid", "kde_paper", "kde_standard", "fid", "precision"):
             assert np.isfinite(float(row[key])), (algorithm, key)
         assert float(row["exact_ll"]) > float(row["exact_ll_no_sigmoid"])  # the sigmoid's term is positive
@@ -122,7 +124,8 @@ def test_quick_preset_answers_which_base(quick_run):
     assert (out / "figures" / "mnist_which_base.png").stat().st_size > 1000
     with open(out / "tables" / "mnist_which_base_by_k.csv") as f:
         by_k = [r for r in csv.DictReader(f) if r["algorithm"] in bases]
-    assert len(by_k) == 2 * len(bases)  # every base at both K
+    assert sorted((r["algorithm"], r["K"]) for r in by_k) == sorted((a, k) for a in bases for k in ks[a])
+    assert f"only at K = {bases_k[0]}" in (out / "tables" / "mnist_which_base_by_k.md").read_text()
     for k in ("10", "20"):  # one autoencoder per K: exact and code log-likelihoods differ by the same log-volume
         gaps = [float(r["exact_ll"]) - float(r["code_ll"]) for r in by_k if r["K"] == k]
         assert max(gaps) - min(gaps) < 1e-6 * max(abs(g) for g in gaps)
@@ -224,6 +227,15 @@ def test_changing_one_k_reruns_only_its_branch(quick_run):
     assert "toy2d" not in outputs and "two_digits" not in outputs  # nor what does not depend on K
     assert "preprocess" not in proc.stdout and "download" not in proc.stdout
     assert "mnist_table1.csv" in outputs  # the aggregates follow
+
+
+def test_changing_a_kde_setting_reruns_only_the_evaluation(quick_run):
+    workdir, _ = quick_run
+    (workdir / "sigma.yaml").write_text(yaml.safe_dump({"evaluate": {"kde": {"paper": {"sigma": 0.25}}}}))
+    proc = snakemake(workdir, *QUICK, "sigma.yaml", "-n")
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout.split("Job stats:")[1].split("Reasons:")[0], re.M))
+    assert {"evaluate_exact", "evaluate_scored", "make_tables", "which_base"} <= set(jobs)
+    assert not {"train", "fit_base", "train_classifier", "preprocess_mnist"} & set(jobs)  # no retraining, no refit
 
 
 def test_report_holds_every_figure_and_table(quick_run):

@@ -7,21 +7,37 @@ A fitted base is stored as one .npz of arrays (its fitted parameters) and a JSON
 settings and random generator state): no pickle, so loading a planted file runs no code.
 """
 
+import importlib
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
-from iml.bases.dpgmm import DirichletProcessMixtureBase
-from iml.bases.flow import FlowBase
-from iml.bases.gaussian import GaussianBase, StandardNormalBase
-from iml.bases.gmm import GaussianMixtureBase
-from iml.bases.hmm import GaussianHMMBase
-from iml.bases.kde import KernelDensityBase
 from iml.io import save_npz
 
-BASES = {"dpgmm": DirichletProcessMixtureBase, "flow": FlowBase, "gaussian": GaussianBase,
-         "gmm": GaussianMixtureBase, "hmm": GaussianHMMBase, "kde": KernelDensityBase,
-         "standard_normal": StandardNormalBase}
+
+class _Registry(Mapping):
+    """{config name: base class}, each module imported when its class is first asked for, so a step
+    that loads a GMM does not import the flow's or the HMM's libraries (zuko, hmmlearn)."""
+
+    def __init__(self, paths):
+        self._paths = paths
+
+    def __getitem__(self, name):
+        module, cls = self._paths[name].split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def __iter__(self):
+        return iter(self._paths)
+
+    def __len__(self):
+        return len(self._paths)
+
+
+BASES = _Registry({"dpgmm": "iml.bases.dpgmm:DirichletProcessMixtureBase", "flow": "iml.bases.flow:FlowBase",
+                   "gaussian": "iml.bases.gaussian:GaussianBase", "gmm": "iml.bases.gmm:GaussianMixtureBase",
+                   "hmm": "iml.bases.hmm:GaussianHMMBase", "kde": "iml.bases.kde:KernelDensityBase",
+                   "standard_normal": "iml.bases.gaussian:StandardNormalBase"})
 
 
 class OldBaseFileError(ValueError):
@@ -29,11 +45,9 @@ class OldBaseFileError(ValueError):
 
 
 def build_base(name, settings, random_state):
-    try:
-        cls = BASES[name]
-    except KeyError:
-        raise ValueError(f"unknown base distribution {name!r}; known: {sorted(BASES)}") from None
-    return cls(**settings, random_state=random_state)
+    if name not in BASES:
+        raise ValueError(f"unknown base distribution {name!r}; known: {sorted(BASES)}")
+    return BASES[name](**settings, random_state=random_state)
 
 
 def save_base(path, name, base):

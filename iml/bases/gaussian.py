@@ -4,7 +4,6 @@ full-covariance Gaussian fitted by maximum likelihood."""
 import logging
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from iml.bases.base import BaseDistribution, check_codes
 
@@ -73,6 +72,8 @@ class GaussianBase(BaseDistribution):
 
     def score_samples(self, codes):
         codes = check_codes(codes, "codes scored by the Gaussian base")
+        from scipy.linalg import solve_triangular
+
         whitened = solve_triangular(self.cholesky_, (codes - self.mean_).T, lower=True)
         log_det = 2 * np.log(np.diag(self.cholesky_)).sum()
         return -0.5 * ((whitened**2).sum(0) + log_det + codes.shape[1] * np.log(2 * np.pi))

@@ -90,7 +90,7 @@ def maximise(stats):
 
 
 def repair(new, previous, var_floor):
-    """The M-step's two 0/0 cases (hmmlearn issues 110, 169), and nothing else: a state with
+    """The M-step's two 0/0 cases (hmmlearn's bug reports #110, #169), and nothing else: a state with
     no posterior mass (every entry of its mean NaN) keeps its previous mean and variance; a
     state never left (a transition row all NaN, or all 0 from hmmlearn) keeps its previous row. Variances
     are floored at var_floor so no state collapses onto a few identical frames. None of this

@@ -1,4 +1,4 @@
-"""The datasets, one module (room) each: where its files come from, how they are preprocessed,
+"""The datasets, one module each: where its files come from, how they are preprocessed,
 how a split is loaded and how its samples are shown. An image dataset's module offers
 
     download(...), preprocess(...)     its workflow steps, called by its own scripts
@@ -6,7 +6,7 @@ how a split is loaded and how its samples are shown. An image dataset's module o
     PIXEL_RANGE                        the values uint8 0..255 stand for
     DATA_DIM, display_images(x)        the row length; rows -> images in [0, 1] for plots
 
-and is named in ROOMS. The other steps reach the data only through the functions below.
+and is named in IMAGE_DATASETS. The other steps reach the data only through the functions below.
 The audio datasets (fsdd.py, violin.py) store float chunks and their lengths in splits.npz.
 """
 
@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-ROOMS = {"mnist": "iml.data.mnist", "celeba": "iml.data.celeba"}  # image datasets by config name
+IMAGE_DATASETS = {"mnist": "iml.data.mnist", "celeba": "iml.data.celeba"}  # image datasets by config name
 
 
-def room(name):
-    return importlib.import_module(ROOMS[name])
+def dataset_module(name):
+    return importlib.import_module(IMAGE_DATASETS[name])
 
 
-def room_at(data_dir):
-    """The image room whose preprocessing wrote `data_dir`: CELEB-A writes one memory-mapped
+def module_at(data_dir):
+    """The image dataset's module whose preprocessing wrote `data_dir`: CELEB-A writes one memory-mapped
     <split>.npy per split; MNIST (and the audio datasets) arrays in splits.npz."""
-    return room("mnist") if (Path(data_dir) / "splits.npz").exists() else room("celeba")
+    return dataset_module("mnist") if (Path(data_dir) / "splits.npz").exists() else dataset_module("celeba")
 
 
 def pixel_range(data_dir):
@@ -33,13 +33,13 @@ def pixel_range(data_dir):
     [0, 1] where it records none)."""
     from iml.io import load_json
 
-    return tuple(load_json(Path(data_dir) / "splits.json").get("pixel_range", room("mnist").PIXEL_RANGE))
+    return tuple(load_json(Path(data_dir) / "splits.json").get("pixel_range", dataset_module("mnist").PIXEL_RANGE))
 
 
 def load_split(data_dir, name, limit=None, raw=False):
     """A split's examples as flat float32 rows; uint8 images are scaled to the dataset's pixel
     range, or returned as uint8 when `raw` (the training loop scales them batch by batch)."""
-    x = room_at(data_dir).load_split(data_dir, name, limit)
+    x = module_at(data_dir).load_split(data_dir, name, limit)
     if x.dtype != np.uint8:
         return x.astype(np.float32)
     if raw:
@@ -49,9 +49,9 @@ def load_split(data_dir, name, limit=None, raw=False):
 
 
 def display_images(x):
-    """Generated or loaded rows as images in [0, 1], by the room whose rows are that long."""
+    """Generated or loaded rows as images in [0, 1], by the dataset whose rows are that long."""
     x = np.asarray(x)
-    for name in ROOMS:
-        if room(name).DATA_DIM == x.shape[1]:
-            return room(name).display_images(x)
-    raise ValueError(f"no image dataset has rows of length {x.shape[1]} (rooms: {', '.join(ROOMS)})")
+    for name in IMAGE_DATASETS:
+        if dataset_module(name).DATA_DIM == x.shape[1]:
+            return dataset_module(name).display_images(x)
+    raise ValueError(f"no image dataset has rows of length {x.shape[1]} (datasets: {', '.join(IMAGE_DATASETS)})")

@@ -11,7 +11,6 @@ from math import gcd
 
 import numpy as np
 import soundfile
-from scipy.signal import get_window, resample_poly
 
 from iml.io import atomic_path
 
@@ -66,6 +65,8 @@ def read_audio(path, rate=SAMPLE_RATE):
     wave = data[:, 0]
     if file_rate != rate:
         # polyphase resampling with scipy's anti-aliasing FIR filter
+        from scipy.signal import resample_poly
+
         g = gcd(int(file_rate), rate)
         wave = resample_poly(wave, rate // g, int(file_rate) // g).astype(np.float32)
         repairs.append(f"resampled from {file_rate} Hz to {rate} Hz")
@@ -89,6 +90,8 @@ def normalise_peak(wave):
 
 def hann(size):
     """The periodic Hann window: its copies shifted by size/2 sum to exactly 1."""
+    from scipy.signal import get_window  # here: scipy.signal costs a second of start-up
+
     return get_window("hann", size, fftbins=True).astype(np.float32)
 
 

@@ -1,4 +1,4 @@
-"""MNIST's room: the IDX files, their checksums, a strict reader, train/validation/test splits
+"""MNIST: the IDX files, their checksums, a strict reader, train/validation/test splits
 (the workflow steps `download` and `preprocess`), and `load_split`, `PIXEL_RANGE`,
 `display_images` as every dataset offers them (iml.data)."""
 

@@ -19,7 +19,7 @@ from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 
-# The accuracy on the test split below which the features are not trusted (issue 13)
+# The accuracy on the test split below which the features are not trusted
 ACCURACY_BAR = 0.98
 # as config.yaml evaluate.classifier (the workflow passes its own); measured in docs/benchmarks.md
 DEFAULTS = {"channels": [32, 64], "features": 128, "dropout": 0.0, "epochs": 16, "batch_size": 32, "lr": 2e-3,

@@ -17,7 +17,6 @@ points inside the samples' manifold. Distances here are computed in blocks so 10
 import warnings
 
 import numpy as np
-import scipy.linalg
 import torch
 
 NEIGHBOURS = 3
@@ -40,6 +39,8 @@ def gaussian_stats(features):
 
 def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2, eps=1e-6):
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2)."""
+    import scipy.linalg  # here: a second of start-up for steps that compute no FID
+
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 
 from iml import plots
 from iml.bases import build_base, load_base
@@ -109,6 +108,8 @@ def quality_references(data_dir, classifier_path, classifier_summary, seed, devi
 def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
     """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x), with
     and without the output sigmoid's Jacobian term (which the authors' code drops)."""
+    from scipy import stats
+
     model, base = load_model(model_path).double(), load_base(base_path)
     x = torch.as_tensor(load_split(data_dir, "test", n_test), dtype=torch.float64)
     with torch.no_grad():
@@ -127,6 +128,21 @@ def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summa
              "(the term averages %.1f nats)", summary["pearson_r"], summary["pearson_r_without_sigmoid"],
              summary["output_sigmoid_term_mean"])
     save_json(summary_path, summary)
+
+
+def evaluate_run(splits_path, model_path, base_path, n_samples, n_grid, kde_settings, n_test, classifier,
+                 classifier_summary, device, outputs):
+    """Everything a run is scored on, in one process: samples (outputs["samples"], ["grid"]), KDE
+    scores (["kde"]) and, where `outputs` names them, the sample-quality metrics (["quality"], with the
+    feature classifier) and the exact likelihood (["likelihood_arrays"], ["likelihood"])."""
+    data_dir = Path(splits_path).parent
+    generate(model_path, base_path, n_samples, n_grid, outputs["samples"], [outputs["grid"]])
+    kde_scores(data_dir, outputs["samples"], kde_settings, outputs["kde"])
+    if "quality" in outputs:
+        quality_scores(data_dir, classifier, classifier_summary, outputs["samples"], device, outputs["quality"])
+    if "likelihood" in outputs:
+        exact_likelihood(data_dir, model_path, base_path, n_test, outputs["likelihood_arrays"],
+                         outputs["likelihood"])
 
 
 def _sequences(x, lengths):

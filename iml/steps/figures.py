@@ -19,7 +19,7 @@ log = logging.getLogger("iml")
 
 
 def figure_toy2d(settings, figure_paths, summary_path):
-    """Fig. 1 (E1) and each model's log-likelihoods."""
+    """Fig. 1 and each model's log-likelihoods."""
     from iml import toy2d
 
     x_train, panels, reference = toy2d.run(**settings)
@@ -35,7 +35,7 @@ def figure_toy2d(settings, figure_paths, summary_path):
 
 
 def figure_two_digits(data_dir, settings, seed, device, figure_paths, checkpoint_path):
-    """Fig. 2 (E2): IML with K = 2 on two digit classes and a GMM base."""
+    """Fig. 2: IML with K = 2 on two digit classes and a GMM base."""
     data = load_npz(Path(data_dir) / "splits.npz")
     keep = np.isin(data["y_train"], settings["digits"])
     x, labels = mnist.to_float(data["x_train"][keep]), data["y_train"][keep]
@@ -67,7 +67,7 @@ def nearest_samples(test, samples, batch=1024):
 
 def figure_nearest(data_dir, sample_paths, algorithms, n_images, seed, nearest_paths,
                    component_paths, iml_samples_path, n_components_shown):
-    """Fig. 4 (E6): nearest generated sample of each algorithm to random test images, and IML
+    """Fig. 4: nearest generated sample of each algorithm to random test images, and IML
     samples grouped by the GMM component they came from."""
     test = load_split(data_dir, "test")
     chosen = test[np.random.default_rng(seed).choice(len(test), n_images, replace=False)]

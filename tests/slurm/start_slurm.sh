@@ -11,7 +11,7 @@
 # slurm.conf that this script did not write (a real cluster's). IML_SLURM_PARTITION names the partition.
 # No systemd, no accounting storage (slurmdbd): Snakemake's SLURM plugin must query job status with
 # squeue (profiles/slurm sets it), which sees finished jobs for MinJobAge seconds (900 here).
-# Facts behind the settings: ../shared/notes/slurm-on-one-machine.md.
+# The settings follow a single-node SLURM measured on a machine of this kind (2 cores, no systemd).
 set -euo pipefail
 
 PARTITION=${IML_SLURM_PARTITION:-debug}

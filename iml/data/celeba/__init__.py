@@ -38,7 +38,7 @@ are complete (info.json last). `load_split_images` maps a split read-only.
 
 Files: source.py (listing the zip or folder, the partition file, the split assignment),
 crop.py (decode, detect, crop one image), faces.py (executors and the memory-mapped writer
-for the whole set). This module is the room's door: the workflow step `preprocess`, and
+for the whole set). This module is the dataset's interface: the workflow step `preprocess`, and
 `load_split`, `PIXEL_RANGE`, `display_images` as every dataset offers them (iml.data).
 """
 
