@@ -4,7 +4,7 @@
     ...
     <!-- /table -->
 
-in a Markdown file under docs/ is replaced by that table file's contents (its caption and table).
+in README.md or a Markdown file under docs/ is replaced by that table file's contents (its caption and table).
 
     python3 -m iml.docsync           # rewrite the blocks
     python3 -m iml.docsync --check   # exit 1, naming the files, when a block is out of date
@@ -33,7 +33,9 @@ def synced(text, root):
 def stale_docs(root):
     """{docs file: its synced text} for every file whose blocks differ from their tables."""
     out = {}
-    for path in sorted(Path(root, "docs").glob("*.md")):
+    for path in [Path(root, "README.md"), *sorted(Path(root, "docs").glob("*.md"))]:
+        if not path.is_file():
+            continue
         text = path.read_text()
         new = synced(text, root)
         if new != text:
