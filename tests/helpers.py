@@ -115,13 +115,32 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(workdir, *args, check=True, timeout=2400):
-    """Run snakemake in `workdir`; returns the CompletedProcess (stdout and stderr together)."""
+@functools.cache
+def local_snakemake_env():
+    """The environment for the tests' local Snakemake runs. Snakemake loads the SLURM executor plugin at
+    start-up, which asks `scontrol show config` for the cluster's limits; where a SLURM client is installed
+    and no controller answers (CI, before and after tests/test_slurm.py runs one) that blocks about 10 s
+    per command. Local runs need no answer, so `scontrol` is one that fails at once; the SLURM tests use
+    the real one."""
+    import stat
+    import tempfile
+
+    stub_dir = Path(tempfile.mkdtemp(prefix="iml-no-slurm-"))
+    stub = stub_dir / "scontrol"
+    stub.write_text("#!/bin/sh\nexit 1\n")
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{stub_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def snakemake(workdir, *args, check=True, timeout=2400, env=None):
+    """Run snakemake in `workdir` (by default in `local_snakemake_env()`); returns the CompletedProcess
+    (stdout and stderr together)."""
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+                          env=env or local_snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-5000:]}")
     return proc

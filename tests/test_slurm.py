@@ -22,7 +22,7 @@ import time
 import pytest
 import yaml
 
-from tests.helpers import REPO, copy_workflow, snakemake
+from tests.helpers import REPO, copy_workflow, local_snakemake_env, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -162,10 +162,10 @@ def test_quick_slice_on_slurm_equals_the_local_run(cluster_workdir, tmp_path_fac
     # the reference, run locally at the same time with the same thread counts (config resources)
     with open(local / "run.log", "w") as log:
         reference = subprocess.Popen([sys.executable, "-m", "snakemake", *TARGETS, "--cores", "2", *QUICK_SLICE],
-                                     cwd=local, stdout=log, stderr=subprocess.STDOUT)
+                                     cwd=local, env=local_snakemake_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         t0 = time.time()
-        proc = snakemake(cluster, *TARGETS, *ON_SLURM, *QUICK_SLICE, timeout=900)
+        proc = snakemake(cluster, *TARGETS, *ON_SLURM, *QUICK_SLICE, timeout=900, env=dict(os.environ))
         print(f"slice on SLURM: {time.time() - t0:.0f} s")
         assert reference.wait(timeout=900) == 0, (local / "run.log").read_text()[-5000:]
     finally:
@@ -234,7 +234,7 @@ def test_scancelled_training_job_fails_the_run_and_resumes_on_rerun(cluster_work
     assert ckpt.exists() and not (workdir / model).exists()
 
     # the same command again: rerun-incomplete (in the profile) reruns train, which resumes
-    rerun = snakemake(workdir, *args, timeout=600)
+    rerun = snakemake(workdir, *args, timeout=600, env=dict(os.environ))
     assert re.search(r"Job \d+ has been submitted with SLURM jobid \d+ \(log: \S+/rule_train/", rerun.stdout)
     train_log = (workdir / RESULTS / "logs" / "train" / "mnist_iml_K10_seed0.log").read_text()
     resumed = re.search(rf"resuming from \S+ after epoch (\d+) of {epochs}", train_log)

@@ -15,7 +15,7 @@ import soundfile
 import yaml
 
 from iml import tables
-from tests.helpers import copy_workflow, markdown_cells, snakemake
+from tests.helpers import copy_workflow, local_snakemake_env, markdown_cells, snakemake
 
 pytestmark = pytest.mark.workflow
 QUICK = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
@@ -254,6 +254,7 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path, mirror_url):
                                                        "algorithms": {"iml": {"train": {"epochs": 25}}}}))
     args = ["results/quick/mnist/iml/K10/seed0/model.pt", *QUICK, "long.yaml"]  # target first: --configfile is greedy
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, start_new_session=True,
+                            env=local_snakemake_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = workdir / "results/quick/mnist/iml/K10/seed0/train.ckpt"
     deadline = time.time() + 300
