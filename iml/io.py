@@ -1,6 +1,7 @@
 """Atomic file writing: a result appears under its final name only when complete."""
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -13,24 +14,44 @@ log = logging.getLogger(__name__)
 
 
 def remove_stale_parts(path):
-    """Delete what an earlier, killed write of `path` left beside it (`.<name>.*.part*`).
-    Only the job that makes `path` writes it, so no live write of another job is touched."""
+    """Delete what an earlier, killed write of `path` left beside it (`.<name>.*.part*`). A live
+    write holds a lock on its part (see _create_part), so the part of another process writing the
+    same path (two runs sharing a download folder) is left alone."""
     path = Path(path)
     for stale in path.parent.glob(f".{path.name}.*.part*"):
-        log.info("removing %s, left by an interrupted write of %s", stale, path)
-        stale.unlink(missing_ok=True)
+        try:
+            fd = os.open(stale, os.O_RDONLY)
+        except FileNotFoundError:  # its writer finished meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer holds it
+        else:
+            log.info("removing %s, left by an interrupted write of %s", stale, path)
+            stale.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _create_part(path):
-    """A new, empty `.<name>.<random>.part` beside `path`, created with mode 0666 less the
-    umask like any other file (mkstemp's 0600 would hide results from colleagues)."""
+    """A new, empty `.<name>.<random>.part` beside `path` and an open descriptor holding an exclusive
+    lock on it until the write ends (the lock goes with the process, so a killed writer's part is
+    stale). Created with mode 0666 less the umask like any other file (mkstemp's 0600 would hide
+    results from colleagues)."""
     while True:
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:  # between creating and locking, another process may have taken it for stale
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -39,13 +60,16 @@ def atomic_path(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(path)
-    tmp = _create_part(path)
+    tmp, lock = _create_part(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        try:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        finally:
+            os.close(lock)
 
 
 def save_npz(path, **arrays):

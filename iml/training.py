@@ -51,8 +51,10 @@ FINGERPRINT_PARTS = {"model": "model settings", "train": "train settings or seed
 
 def run_fingerprint(model, model_settings, settings, data, pixel_range):
     """What shapes the trained parameters, part by part, so a checkpoint made otherwise is never
-    resumed and the log can say which part changed."""
-    return {"model": fingerprint([type(model).__name__, model_settings]), "train": fingerprint(settings),
+    resumed and the log can say which part changed. The model part holds every parameter's and
+    buffer's name and shape, so a model of another size is told apart even without model_settings."""
+    shapes = [[name, list(tensor.shape)] for name, tensor in model.state_dict().items()]
+    return {"model": fingerprint([type(model).__name__, model_settings, shapes]), "train": fingerprint(settings),
             "data": fingerprint([data_digest(data), list(pixel_range)])}
 
 

@@ -193,3 +193,69 @@ def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_r
     assert row["flow_best_epoch"] == str(flow["best_epoch"]) and row["dpgmm_components_kept"]
     caption = table.with_suffix(".md").read_text()
     assert "a normalizing flow (flow), a Dirichlet-process GMM (dpgmm)" in caption and "a seeded 10%" in caption
+
+
+@pytest.mark.parametrize("damage", ["cut", "zeroed"])
+def test_a_truncated_or_damaged_mp3_is_refused_by_name(shared_data, tmp_path, damage):
+    """The violin cut to 600 kB was read as 37.4 of the header's 108.3 s; 400 bytes zeroed mid-file
+    stopped the decoder at 12.5 s (saying so only on stderr). Both were trained on."""
+    raw = bytearray((shared_data / "violin" / "john-garner_bwv1002_mov6.mp3").read_bytes())
+    if damage == "cut":
+        raw = raw[:600_000]
+    else:
+        raw[len(raw) // 2 : len(raw) // 2 + 400] = bytes(400)
+    path = tmp_path / f"{damage}.mp3"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(audio.AudioFormatError, match=rf"{damage}.mp3: damaged or truncated: the header promises "
+                                                     r"\d+ samples \(108.\d s\) but \d+ \(\d+.\d s\) could be decoded"):
+        audio.read_audio(path)
+
+
+def test_a_sample_far_beyond_full_scale_is_refused_by_name(tmp_path):
+    """A 0.5-amplitude tone with one sample of 1e30 was accepted, and peak normalisation scaled the
+    tone to about 1e-31."""
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
+    loud = tone.copy()
+    loud[4000] = 1e30
+    soundfile.write(tmp_path / "spike.wav", loud.astype(np.float32), 8000, subtype="FLOAT")
+    with pytest.raises(audio.AudioFormatError, match=r"spike.wav: 1 sample\(s\) far beyond full scale \(peak 1e\+30"):
+        audio.read_audio(tmp_path / "spike.wav")
+    hot = tone * 3  # a float file somewhat past full scale is sound, not damage
+    soundfile.write(tmp_path / "hot.wav", hot.astype(np.float32), 8000, subtype="FLOAT")
+    np.testing.assert_allclose(audio.read_audio(tmp_path / "hot.wav")[0], hot, atol=1e-6)
+
+
+def test_a_wav_whose_data_length_field_is_zero_is_called_damaged(tmp_path, recordings):
+    """It was reported as '0 samples, shorter than one chunk' while the file holds 2 s of audio."""
+    raw = bytearray((recordings / "0_george_0.wav").read_bytes())
+    at = raw.index(b"data") + 4
+    raw[at : at + 4] = bytes(4)
+    (tmp_path / "zero_length.wav").write_bytes(bytes(raw))
+    with pytest.raises(audio.AudioFormatError, match=r"zero_length.wav: damaged header: the WAV data chunk's length "
+                                                     r"field is 0 but 4768 bytes of audio follow it"):
+        audio.read_audio(tmp_path / "zero_length.wav")
+
+
+def test_a_violin_too_short_to_train_on_is_refused_at_the_split(shared_data, tmp_path):
+    """One chunk of violin gave an empty training split, which failed later with 'no training examples'."""
+    from iml.data import violin
+
+    wave, _ = audio.read_audio(shared_data / "violin" / "john-garner_bwv1002_mov6.mp3")
+    for n in (800, 1201):
+        soundfile.write(tmp_path / f"violin_{n}.wav", wave[len(wave) // 2 : len(wave) // 2 + n], 8000)
+    with pytest.raises(audio.AudioFormatError, match=r"violin_800.wav: 800 samples \(0.10 s\) make 1 chunk\(s\), 1 of "
+                                                     r"them held out .*needs at least 1201 samples \(0.15 s\)"):
+        violin.make_splits(tmp_path / "violin_800.wav", 0.1)
+    arrays, _ = violin.make_splits(tmp_path / "violin_1201.wav", 0.1)
+    assert len(arrays["x_train"]) == 2 and len(arrays["x_test"]) == 1
+
+
+def test_upper_case_wav_files_are_taken(recordings, tmp_path):
+    """A recordings folder's *.WAV files were ignored without a word."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "zero_ann_0.WAV").write_bytes((recordings / "0_george_0.wav").read_bytes())
+    (folder / "zero_ann_1.wav").write_bytes((recordings / "0_george_1.wav").read_bytes())
+    entries = fsdd.user_recordings(folder)
+    assert [(p.name, label, speaker) for p, label, speaker in entries] == [
+        ("zero_ann_0.WAV", "zero", "ann"), ("zero_ann_1.wav", "zero", "ann")]

@@ -314,3 +314,40 @@ def test_a_failed_shrink_leaves_no_shrink_file_and_a_killed_one_is_removed_next_
     assert info["counts"]["train"] == 3
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "crops.csv", "info.json", "no_face.txt", "skipped.txt", "test.npy", "train.npy", "validation.npy"]
+
+
+def test_a_damaged_jpeg_is_skipped_named_and_counted(sample, tmp_path):
+    """2000 bytes zeroed mid-file decoded silently (a mean pixel error of 39.8) and became a fallback crop."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (1, 2):
+        shutil.copy(sample / "img_align_celeba" / f"00000{i}.jpg", folder)
+    data = bytearray((sample / "img_align_celeba" / "000003.jpg").read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2000] = bytes(2000)
+    (folder / "damaged.jpg").write_bytes(bytes(data))
+    info = celeba.crop_faces(folder, None, tmp_path / "out", split_sizes={"test": 0, "validation": 0}, threads=2)
+    assert info["counts"]["train"] == 2 and info["n_skipped"] == 1
+    skipped = dict(line.split("\t") for line in (tmp_path / "out" / "skipped.txt").read_text().splitlines()[1:])
+    assert list(skipped) == ["damaged.jpg"] and skipped["damaged.jpg"].startswith("damaged JPEG data")
+    assert "Corrupt JPEG data" in skipped["damaged.jpg"]
+
+
+def test_an_exif_rotated_jpeg_is_turned_upright(sample, tmp_path):
+    """A camera's image stored sideways with EXIF orientation 6 stayed sideways (no face, a fallback crop)."""
+    import io
+
+    from PIL import Image
+
+    upright = crop.decode_image((sample / "img_align_celeba" / "000001.jpg").read_bytes())
+    sideways = Image.fromarray(upright).rotate(90, expand=True)  # what the sensor stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    sideways.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    shown = crop.decode_image(buffer.getvalue(), "sideways.jpg")
+    assert shown.shape == upright.shape
+    assert np.abs(shown.astype(float) - upright).mean() < 3  # the same picture, up to JPEG re-encoding
+    settings = celeba.CropSettings()
+    gray = crop.opencv().cvtColor(shown, crop.opencv().COLOR_RGB2GRAY)
+    face, _ = crop.detect_largest_face(gray, crop.opencv().CascadeClassifier(str(crop.cascade_path())), settings)
+    assert face is not None

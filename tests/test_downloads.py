@@ -4,6 +4,7 @@ own recordings, and the test data on a fresh machine."""
 
 import io
 import logging
+import os
 import socket
 import tarfile
 import time
@@ -288,3 +289,52 @@ def test_unreachable_sources_skip_with_the_reason_and_missing_files_fail(tmp_pat
             fetch_test_data(tmp_path / "cache", {**sources, "mnist": [f"{url}/mnist"]}, retries=1)
     finally:
         server.shutdown()
+
+
+def _fetch_repeatedly(dest, mirror, times):
+    """A process fetching one MNIST file `times` times into a shared folder; returns its failures."""
+    from iml.data import mnist
+
+    failures = 0
+    for _ in range(times):
+        try:
+            download.fetch("t10k-images-idx3-ubyte.gz", dest, mnist.FILES["t10k-images-idx3-ubyte.gz"], "mnist", [],
+                           mirror=str(mirror), retries=1, level=logging.DEBUG)
+        except download.DownloadError:
+            failures += 1
+    return failures
+
+
+def test_two_processes_sharing_a_download_folder_both_succeed(shared_data, tmp_path):
+    """Each process used to delete the other's live part, and the vanished part was reported as a
+    file absent from the mirror (13 and 15 of 40 fetches failed)."""
+    import multiprocessing
+
+    dest = tmp_path / "downloads" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        failures = pool.starmap(_fetch_repeatedly, [(dest, shared_data, 15)] * 2)
+    assert failures == [0, 0]
+    assert download.md5sum(dest) == "9fb629c4189551a2d022fa330f9573f3"
+
+
+def test_a_local_error_is_retried_and_not_blamed_on_the_source(shared_data, tmp_path, monkeypatch, caplog):
+    """The part vanishing on our side (FileNotFoundError) is not 'absent from the mirror': retried,
+    and named as local. A file the mirror lacks is still absent there, without retries."""
+    real, calls = download.md5sum, []
+
+    def lose_the_part_once(path):
+        calls.append(path)
+        if len(calls) == 1:
+            os.unlink(path)
+        return real(path)
+
+    monkeypatch.setattr(download, "md5sum", lose_the_part_once)
+    dest = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    with caplog.at_level("WARNING", logger="iml.data.download"):
+        download.fetch(dest.name, dest, "ec29112dd5afa0611ce80d1b7f02629c", "mnist", [], mirror=str(shared_data),
+                       retries=2, backoff=0)
+    assert dest.exists() and len(calls) == 2
+    assert "local I/O error beside" in caplog.text and "not the source's fault" in caplog.text
+    with pytest.raises(download.DownloadError, match=r"nothing.gz: not found at the source"):
+        download.fetch("nothing.gz", tmp_path / "nothing.gz", None, "mnist", [], mirror=str(shared_data), retries=3,
+                       backoff=0)

@@ -89,3 +89,24 @@ def test_a_killed_write_leaves_parts_that_the_next_write_removes(tmp_path):
     (tmp_path / ".other.pt.1234.part").write_bytes(b"z")  # another file's write: not ours to remove
     io.save_text(target, "done")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.1234.part", "model.pt"]
+
+
+def test_a_live_part_of_another_process_is_left_alone(tmp_path):
+    """Another process writes the same path while this one is mid-write (two runs sharing a
+    download folder): its clean-up of killed writes must not remove this live part."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "file.gz"
+    with io.atomic_path(target) as tmp:
+        tmp.write_bytes(b"mine")
+        script = textwrap.dedent(f"""
+            from iml import io
+            io.save_text({str(target)!r}, "theirs")
+        """)
+        subprocess.run([sys.executable, "-c", script], check=True)
+        assert tmp.exists(), "the other process removed a live part"
+        tmp.write_bytes(b"mine, complete")
+    assert target.read_bytes() == b"mine, complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.gz"]

@@ -189,6 +189,18 @@ def test_a_checkpoint_of_other_model_settings_or_data_is_set_aside(small_mnist, 
         torch.testing.assert_close(a, b, rtol=0, atol=0)  # exactly a fresh run's parameters
 
 
+def test_a_checkpoint_of_another_size_is_set_aside_without_model_settings(small_mnist, tmp_path, caplog):
+    """A caller that passes no model_settings: the fingerprint still holds the parameters' names and
+    shapes, so a checkpoint of a model of another width is set aside, not loaded into a size mismatch."""
+    settings = {**SETTINGS, "epochs": 1}
+    seed_everything(0)
+    train(build_model("iml", 5, 784, {"hidden": 30}), small_mnist, settings, tmp_path / "c.pt", torch.device("cpu"))
+    with caplog.at_level("WARNING", logger="iml.training"):
+        history = train(fresh_model(), small_mnist, settings, tmp_path / "c.pt", torch.device("cpu"))
+    assert len(history) == 1 and (tmp_path / "c.pt.stale").exists()
+    assert re.search(r"c.pt was made with other model settings: set aside", caplog.text)
+
+
 def test_a_planted_checkpoint_runs_no_code_and_is_set_aside(small_mnist, tmp_path):
     class Payload:
         def __reduce__(self):

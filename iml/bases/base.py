@@ -9,7 +9,15 @@ log = logging.getLogger(__name__)
 HELD_OUT_FRACTION = 0.1
 
 
+# a dimension whose spread is below this fraction of the codes' scale is constant up to rounding
+RELATIVE_STD_TOLERANCE = 1e-6
+
+
 class NonFiniteCodesError(ValueError):
+    pass
+
+
+class ConstantDimensionsError(ValueError):
     pass
 
 
@@ -25,6 +33,23 @@ def check_codes(codes, where="codes"):
             f"(first at row {int(np.flatnonzero(bad)[0])}); the encoder diverged or the data is corrupt"
         )
     return codes
+
+
+def standardisation(codes, who):
+    """(mean, std) per dimension of the codes a base standardises by. A dimension whose std is within
+    RELATIVE_STD_TOLERANCE of the codes' scale (its |mean|, or the largest std of any dimension) is
+    refused by name: its density is a spike, and dividing rounding noise by its std would credit
+    each code with -log(std) nats (about 33 per dimension at float64 rounding) out of nothing."""
+    mean, std = codes.mean(0), codes.std(0)
+    scale = np.maximum(np.abs(mean), std.max())
+    flat = np.flatnonzero(std <= RELATIVE_STD_TOLERANCE * scale)
+    if flat.size:
+        shown = ", ".join(f"{d} (std {std[d]:.3g}, mean {mean[d]:.3g})" for d in flat[:10])
+        raise ConstantDimensionsError(
+            f"{who}: {flat.size} of the {codes.shape[1]} code dimensions are constant up to rounding (std at "
+            f"most {RELATIVE_STD_TOLERANCE:g} of the codes' scale), so they have no density: dimension(s) "
+            f"{shown}{' ...' if flat.size > 10 else ''} over {len(codes)} codes; drop them or fit more varied codes")
+    return mean, std
 
 
 def training_and_validation(codes, validation, rng, who):

@@ -1,5 +1,9 @@
 """A Dirichlet-process Gaussian mixture base (scikit-learn's variational BayesianGaussianMixture),
-the paper's Discussion's suggestion: the data choose how many of max_components they use."""
+the paper's Discussion's suggestion: the data choose how many of max_components they use.
+
+Scored as the mixture it samples from (weights_, means_, covariances_): scikit-learn's own
+score_samples uses the variational expected log-weights and Wishart terms, a function that is not
+that mixture's density and integrates to less than 1."""
 
 import logging
 from typing import Optional
@@ -8,7 +12,7 @@ import numpy as np
 from sklearn.mixture import BayesianGaussianMixture
 
 from iml.bases.base import check_codes
-from iml.bases.gmm import GaussianMixtureBase
+from iml.bases.gmm import GaussianMixtureBase, mixture_log_density
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,12 @@ class DirichletProcessMixtureBase(GaussianMixtureBase):
                  "mean log-likelihood %.4f", len(codes), codes.shape[1], self.n_active_components_,
                  self.mixture.n_components, self.weight_threshold, self.score(codes))
         return self
+
+    def score_samples(self, codes):
+        """log Σ_k w_k N(h; μ_k, Σ_k): the density of the mixture `sample` draws from."""
+        m = self.mixture
+        codes = check_codes(codes, "codes scored by the DPGMM")
+        return mixture_log_density(codes, m.weights_ / m.weights_.sum(), m.means_, self.full_covariances())
 
     def _count_active(self):
         self.n_active_components_ = int((self.mixture.weights_ > self.weight_threshold).sum())

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import zuko
 
-from iml.bases.base import BaseDistribution, check_codes, training_and_validation
+from iml.bases.base import BaseDistribution, check_codes, standardisation, training_and_validation
 from iml.training import pick_device
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,7 @@ class FlowBase(BaseDistribution):
         train, held_out = training_and_validation(codes, validation, self.rng, "flow base")
         if len(train) < 2:
             raise ValueError(f"flow base: needs at least 2 training codes, got {len(train)}")
-        self.code_mean_ = train.mean(0)
-        std = train.std(0)
-        self.code_std_ = np.where(std > 0, std, 1.0)  # a constant dimension stays as it is
+        self.code_mean_, self.code_std_ = standardisation(train, "flow base: training codes")
         device = pick_device(self.device)
         self.flow = self._build(codes.shape[1]).to(device)
         x_train, x_val = (torch.as_tensor(self._standardise(c), dtype=torch.float32, device=device)

@@ -15,6 +15,20 @@ log = logging.getLogger(__name__)
 DEFAULT_N_COMPONENTS_GRID = (1, 5, 10, 20, 40, 80)
 
 
+def mixture_log_density(codes, weights, means, covariances):
+    """Per-row log Σ_k w_k N(h; μ_k, Σ_k) of a Gaussian mixture with full covariances (k, d, d)."""
+    from scipy.linalg import solve_triangular
+    from scipy.special import logsumexp
+
+    d = codes.shape[1]
+    per_component = []
+    for w, mu, chol in zip(weights, means, np.linalg.cholesky(covariances)):
+        z = solve_triangular(chol, (codes - mu).T, lower=True)
+        log_det = 2 * np.log(np.diag(chol)).sum()
+        per_component.append(np.log(w) - 0.5 * ((z * z).sum(0) + log_det + d * np.log(2 * np.pi)))
+    return logsumexp(np.stack(per_component, axis=1), axis=1)
+
+
 class GaussianMixtureBase(BaseDistribution):
     """n_components: a number, or "auto": each number of n_components_grid (those no larger than the
     training codes) is fitted on the training codes and scored on validation codes (those given to

@@ -20,7 +20,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
-from iml.bases.base import BaseDistribution, check_codes
+from iml.bases.base import BaseDistribution, check_codes, standardisation
 from iml.training import pick_device
 
 log = logging.getLogger(__name__)
@@ -492,9 +492,7 @@ class GaussianHMMBase(BaseDistribution):
         codes = check_codes(codes, "codes given to the HMM fit")
         lengths = sequence_lengths(lengths, len(codes))
         self._warn_if_underdetermined(*codes.shape)
-        self.code_mean_ = codes.mean(0)
-        std = codes.std(0)
-        self.code_std_ = np.where(std > 0, std, 1.0)  # a constant dimension stays as it is
+        self.code_mean_, self.code_std_ = standardisation(codes, "HMM: codes")
         Z = self._standardise(codes)
         params = self.initial_params(Z)
         self.initial_params_ = params

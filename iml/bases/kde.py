@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from iml.bases.base import BaseDistribution, check_codes, training_and_validation
+from iml.bases.base import BaseDistribution, check_codes, standardisation, training_and_validation
 from iml.metrics.kde import kde_log_likelihood
 from iml.training import pick_device
 
@@ -38,10 +38,12 @@ class KernelDensityBase(BaseDistribution):
         if self.max_centres is not None and len(codes) > self.max_centres:
             codes = codes[self.rng.choice(len(codes), self.max_centres, replace=False)]
         train, held_out = training_and_validation(codes, validation, self.rng, "KDE base")
-        self.bandwidth_grid_ = (RELATIVE_BANDWIDTH_GRID * train.std(0).mean() if self.bandwidth_grid is None
+        if len(train) < 2:
+            raise ValueError(f"KDE base: too few codes: {len(codes)} given, {len(train)} left to place kernels at "
+                             "after holding out validation codes; the bandwidth is chosen from at least 2")
+        _, std = standardisation(train, "KDE base: training codes")
+        self.bandwidth_grid_ = (RELATIVE_BANDWIDTH_GRID * std.mean() if self.bandwidth_grid is None
                                 else np.array(self.bandwidth_grid))
-        if not (self.bandwidth_grid_ > 0).all():
-            raise ValueError("KDE base: the training codes are constant, so no relative bandwidth grid; give bandwidth_grid")
         self.validation_scores_ = self._log_density(held_out, train, self.bandwidth_grid_).mean(1)
         best = int(np.argmax(self.validation_scores_))
         self.bandwidth_ = float(self.bandwidth_grid_[best])

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
 SILENCE_PEAK = 1e-4  # peak amplitude (full scale 1) below which a recording counts as silent
+# peak amplitude beyond which a float sample is damage, not sound: float files may go a little past
+# full scale 1, but one sample far beyond it would shrink the rest of the recording to nothing
+# under peak normalisation
+DAMAGE_PEAK = 16.0
 FILE_RATES = (1000, 768_000)  # sample rates (Hz) believed; outside, the header is broken, not the audio
 
 
@@ -38,6 +42,9 @@ def check_wav_length(path):
             chunk, length = struct.unpack("<4sI", f.read(8))
             if chunk == b"data":
                 held = size - pos - 8
+                if length == 0 and held > 0:  # libsndfile would read no samples at all
+                    raise AudioFormatError(f"{path}: damaged header: the WAV data chunk's length field is 0 but "
+                                           f"{held} bytes of audio follow it")
                 if length not in (0, 0xFFFFFFFF) and length > held:  # 0, 0xFFFFFFFF: streamed / RF64
                     raise AudioFormatError(f"{path}: cut short: the WAV header promises {length} bytes of audio "
                                            f"but the file holds {held}")
@@ -49,7 +56,8 @@ def read_audio(path, rate=SAMPLE_RATE):
     """A mono float32 waveform at `rate`, and the list of repairs made (mix-down, resampling)."""
     try:
         check_wav_length(path)
-        file_rate = soundfile.info(str(path)).samplerate
+        info = soundfile.info(str(path))
+        file_rate = info.samplerate
         if not FILE_RATES[0] <= file_rate <= FILE_RATES[1]:  # checked before resampling blows it up
             raise AudioFormatError(f"{path}: the header claims a sample rate of {file_rate} Hz, outside "
                                    f"{FILE_RATES[0]}..{FILE_RATES[1]} Hz")
@@ -58,6 +66,7 @@ def read_audio(path, rate=SAMPLE_RATE):
         if isinstance(err, AudioFormatError):
             raise
         raise AudioFormatError(f"{path}: not a readable audio file ({err})") from err
+    check_decoded(data, info.frames, file_rate, path)
     repairs = []
     if data.shape[1] > 1:
         repairs.append(f"mixed {data.shape[1]} channels down to mono")
@@ -70,9 +79,23 @@ def read_audio(path, rate=SAMPLE_RATE):
         g = gcd(int(file_rate), rate)
         wave = resample_poly(wave, rate // g, int(file_rate) // g).astype(np.float32)
         repairs.append(f"resampled from {file_rate} Hz to {rate} Hz")
-    if not np.isfinite(wave).all():
-        raise AudioFormatError(f"{path}: holds NaN or inf samples")
     return wave, repairs
+
+
+def check_decoded(data, header_frames, rate, path):
+    """Refuse audio the decoder read only part of (a truncated or damaged MP3: the decoder stops at
+    the damage and says so only on stderr), and samples that are not finite or far beyond full scale."""
+    if header_frames > 0 and len(data) != header_frames:
+        raise AudioFormatError(f"{path}: damaged or truncated: the header promises {header_frames} samples "
+                               f"({header_frames / rate:.1f} s) but {len(data)} ({len(data) / rate:.1f} s) "
+                               "could be decoded")
+    if not np.isfinite(data).all():
+        raise AudioFormatError(f"{path}: holds NaN or inf samples")
+    beyond = np.abs(data) > DAMAGE_PEAK
+    if beyond.any():
+        raise AudioFormatError(f"{path}: {int(beyond.sum())} sample(s) far beyond full scale (peak "
+                               f"{np.abs(data).max():.3g}, more than {DAMAGE_PEAK:g} times full scale 1): "
+                               "a damaged float file")
 
 
 def check_recording(wave, path, min_samples):

@@ -51,17 +51,26 @@ def candidate_sources(filename, dataset, urls, mirror=None):
     return sources
 
 
+class SourceMissingError(FileNotFoundError):
+    """The file is not at a local source (a folder mirror or the user's path); a missing file on
+    our side of the copy (the destination's folder, its part) is a local error, not this."""
+
+
 def _copy_source(source, dest, timeout, progressbar):
     """Copy a local path or URL into `dest` (an HTTP error raised, a progress bar if asked)."""
     if "://" in source:
         downloader = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=timeout)
         downloader(source, str(dest), None)
-    else:  # a folder mirror or the user's own file
+    elif not Path(source).is_file():  # a folder mirror or the user's own file
+        raise SourceMissingError(f"not found at the source ({source})")
+    else:
         shutil.copyfile(source, dest)
 
 
-def _reason(err, timeout):
+def _reason(err, timeout, dest):
     """What went wrong, in a few words (requests' messages nest the cause two levels deep)."""
+    if _local(err, dest):
+        return f"local I/O error beside {dest}, not the source's fault ({err})"
     if isinstance(err, requests.HTTPError):
         return f"HTTP {err.response.status_code} {err.response.reason}"
     if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectionError):
@@ -80,8 +89,16 @@ def _unreachable(err):
 
 def _absent(err):
     """Absent from this source: retrying won't help."""
-    return isinstance(err, FileNotFoundError) or (
+    return isinstance(err, SourceMissingError) or (
         isinstance(err, requests.HTTPError) and err.response.status_code == 404)
+
+
+def _local(err, dest):
+    """An error of our own file system beside `dest` (its part vanished, a full disk): retried, and
+    never reported as the source's."""
+    where = getattr(err, "filename", None)
+    return (isinstance(err, OSError) and not isinstance(err, (requests.RequestException, SourceMissingError))
+            and where is not None and Path(where).parent == Path(dest).parent)
 
 
 def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60, backoff=1.0,
@@ -118,7 +135,7 @@ def fetch(filename, dest, md5, dataset, urls, mirror=None, retries=3, timeout=60
                 unreachable.append(False)
                 break
             except (OSError, ValueError) as err:  # requests' errors are OSErrors
-                reason = _reason(err, timeout)
+                reason = _reason(err, timeout, dest)
                 log.log(warn, "failed to fetch %s from %s: %s", filename, source, reason)
                 failures.append(f"{source}: {reason}")
                 unreachable.append(_unreachable(err))

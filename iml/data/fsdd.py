@@ -27,7 +27,7 @@ COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 RAW_URL = f"https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/{COMMIT}"
 ARCHIVE_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{COMMIT}.zip"
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
-RECORDING_NAME = re.compile(r"^([^_]+)_([^_]+)_(\d+)\.wav$")  # the user's {label}_{speaker}_{index}.wav
+RECORDING_NAME = re.compile(r"^([^_]+)_([^_]+)_(\d+)\.(?i:wav)$")  # the user's {label}_{speaker}_{index}.wav
 WORKERS = 8  # concurrent file-by-file fetches: enough to hide latency, gentle on the servers
 
 
@@ -180,7 +180,8 @@ def user_recordings(source):
     files, or a CSV file with columns file, speaker, label (files relative to the CSV's folder)."""
     source = Path(source)
     if source.is_dir():
-        entries = [(path, *parse_name(path.name, RECORDING_NAME)) for path in sorted(source.glob("*.wav"))]
+        wavs = sorted(p for p in source.iterdir() if p.suffix.lower() == ".wav")  # .WAV too
+        entries = [(path, *parse_name(path.name, RECORDING_NAME)) for path in wavs]
         if not entries:
             raise FileNotFoundError(f"{source}: no .wav recordings")
         return entries

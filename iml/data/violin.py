@@ -26,12 +26,29 @@ def download(source, md5, dest, mirror, retries, timeout):
         fetch(source, dest, md5, "violin", [], mirror=mirror, retries=retries, timeout=timeout)
 
 
+# training chunks the violin needs: one to fit on and one held out for the frame bases' choices
+MIN_TRAIN_CHUNKS = 2
+
+
+def held_out_chunks(n_chunks, test_fraction):
+    """The last chunks of the recording held out for testing: test_fraction of them, at least one."""
+    return max(1, int(round(n_chunks * test_fraction)))
+
+
 def make_splits(path, test_fraction, chunk=800, hop=400):
     """One recording: the first part for training, the last `test_fraction` held out."""
     wave, repairs = audio.read_audio(path)
     audio.check_recording(wave, path, chunk)
     frames = audio.chunk_waveform(audio.normalise_peak(wave), chunk, hop)
-    n_test = max(1, int(round(len(frames) * test_fraction)))
+    n_test = held_out_chunks(len(frames), test_fraction)
+    if len(frames) - n_test < MIN_TRAIN_CHUNKS:
+        n_min = next(n for n in range(2, 10**6) if n - held_out_chunks(n, test_fraction) >= MIN_TRAIN_CHUNKS)
+        shortest = chunk + (n_min - 2) * hop + 1  # the fewest samples that chunk_waveform cuts into n_min chunks
+        raise audio.AudioFormatError(
+            f"{path}: {len(wave)} samples ({len(wave) / audio.SAMPLE_RATE:.2f} s) make {len(frames)} chunk(s), "
+            f"{n_test} of them held out for testing (test_fraction {test_fraction}), leaving fewer than "
+            f"{MIN_TRAIN_CHUNKS} to train on; the violin source needs at least {shortest} samples "
+            f"({shortest / audio.SAMPLE_RATE:.2f} s)")
     x_train, x_test = frames[:-n_test], frames[-n_test:]
     arrays = {"x_train": x_train, "lengths_train": np.array([len(x_train)]),
               "x_test": x_test, "lengths_test": np.array([len(x_test)]),

@@ -10,6 +10,7 @@ import torch
 
 from iml import plots
 from iml.bases import build_base, load_base
+from iml.bases.base import standardisation
 from iml.data import audio, display_images, load_split
 from iml.io import load_json, load_npz, save_json, save_npz
 from iml.metrics import classifier, kde, sample_quality
@@ -209,7 +210,7 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     model, hmm = load_model(model_path), load_base(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
-    mean, std = train.mean(0), train.std(0) + 1e-8
+    mean, std = standardisation(train, "audio scores: training codes")
     if hmm.init == "gmm":
         gmm_scores, gmm_source = hmm.start_score_samples, "the HMM's starting GMM"
     else:

@@ -3,6 +3,8 @@ cropped to a padded square and resized (see iml.data.celeba for the choices and 
 
 import io
 import os
+import sys
+import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -54,18 +56,54 @@ class CropSettings:
 
 
 def decode_image(data, name="<bytes>"):
-    """RGB uint8 (H, W, 3) from encoded bytes; CelebAFormatError for anything Pillow cannot
-    decode completely (truncated JPEGs included)."""
-    from PIL import Image
+    """RGB uint8 (H, W, 3) from encoded bytes, turned upright as its EXIF orientation says;
+    CelebAFormatError for anything Pillow cannot decode completely (truncated JPEGs included) and
+    for JPEGs whose decoder reports damaged data (Pillow would decode those into garbage silently)."""
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes every byte: truncation raises OSError here
+            image = ImageOps.exif_transpose(image)  # a camera's sideways image, upright
             if image.mode.startswith("I") or image.mode == "F":  # 16-bit or wider: convert("RGB") would clip at 255
-                return _high_depth_to_rgb(image, name)
-            return np.asarray(image.convert("RGB"))
+                pixels = _high_depth_to_rgb(image, name)
+            else:
+                pixels = np.asarray(image.convert("RGB"))
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise CelebAFormatError(f"{name}: not a readable image ({type(err).__name__}: {err})") from err
+    damage = jpeg_damage(data)
+    if damage:
+        raise CelebAFormatError(f"{name}: damaged JPEG data (the decoder says: {'; '.join(damage)})")
+    return pixels
+
+
+# libjpeg's warnings about the entropy-coded data: decoding goes on past them, with wrong pixels
+_JPEG_DAMAGE = ("Corrupt JPEG data", "Premature end of JPEG file")
+_stderr_lock = threading.Lock()  # file descriptor 2 is the whole process's
+
+
+def jpeg_damage(data):
+    """libjpeg's warnings about damaged data in a JPEG (none for other formats). Pillow drops them;
+    OpenCV's decoder prints them on the process's standard error, read here while it decodes (other
+    output written meanwhile is passed on)."""
+    if data[:2] != b"\xff\xd8":
+        return []
+    cv2 = opencv()
+    with _stderr_lock, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines()
+    others = [line for line in lines if not line.startswith(_JPEG_DAMAGE)]
+    if others:
+        print("\n".join(others), file=sys.stderr)
+    return [line for line in lines if line.startswith(_JPEG_DAMAGE)]
 
 
 def _high_depth_to_rgb(image, name):
