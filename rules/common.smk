@@ -361,7 +361,7 @@ def final_outputs():
     for dataset in image_datasets():
         files += table_files(dataset) + figure_files(dataset)
         files += run_files(dataset, "samples.png")
-    return files + which_base_outputs()
+    return files + which_base_outputs() + [f"{R}/verdict.{ext}" for ext in ("md", "csv")]
 
 
 def algorithm_settings(wildcards):
@@ -388,6 +388,23 @@ def base_notes(dataset):
             s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
             notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
     return notes
+
+
+def run_settings(wildcards):
+    """What produced a run apart from its seed and K, hashed into its summaries' provenance: the
+    algorithm's settings, its base's, the data split's and the evaluation's."""
+    data = {
+        k: v
+        for k, v in config["data"].get(wildcards.dataset, {}).items()
+        if k not in ("source", "partition")  # where the files lie is not a result parameter
+    }
+    return {
+        "dataset": wildcards.dataset,
+        "algorithm": algorithm_settings(wildcards),
+        "base": base_settings(wildcards),
+        "data": data,
+        "evaluate": config["evaluate"],
+    }
 
 
 def res(group, key, default=None):
