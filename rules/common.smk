@@ -196,6 +196,15 @@ def which_base_k():
     )
 
 
+def memorisation_algorithms():
+    """The memorisation figure's rows: the which-base rows, or mnist.algorithms without bases."""
+    return which_base_algorithms() or config["mnist"]["algorithms"]
+
+
+def memorisation_run(algorithm):
+    return f"{R}/mnist/{algorithm}/K{which_base_k()}/seed{config['seeds'][0]}"
+
+
 def which_base_outputs():
     if not config["mnist"]["bases"]:
         return []
@@ -236,7 +245,14 @@ def table_files(dataset):
 
 
 FIGURES = {
-    "mnist": ["kde_vs_k", "exact_vs_base", "two_digits", "nearest", "iml_by_component"],
+    "mnist": [
+        "kde_vs_k",
+        "exact_vs_base",
+        "two_digits",
+        "nearest",
+        "iml_by_component",
+        "memorisation",
+    ],
     "celeba": ["nearest", "iml_by_component"],
 }
 
@@ -361,7 +377,9 @@ def final_outputs():
     for dataset in image_datasets():
         files += table_files(dataset) + figure_files(dataset)
         files += run_files(dataset, "samples.png")
-    return files + which_base_outputs() + [f"{R}/verdict.{ext}" for ext in ("md", "csv")]
+    return (
+        files + which_base_outputs() + [f"{R}/verdict.{ext}" for ext in ("md", "csv")]
+    )
 
 
 def algorithm_settings(wildcards):
@@ -396,7 +414,8 @@ def run_settings(wildcards):
     data = {
         k: v
         for k, v in config["data"].get(wildcards.dataset, {}).items()
-        if k not in ("source", "partition")  # where the files lie is not a result parameter
+        if k
+        not in ("source", "partition")  # where the files lie is not a result parameter
     }
     return {
         "dataset": wildcards.dataset,

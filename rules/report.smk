@@ -30,7 +30,6 @@ rule verdict:
         mem_mb=res("report", "mem_mb"),
         runtime=res("report", "runtime"),
     params:
-        results_dir=R,
         runs=[{**r, "dataset": d} for d in image_datasets() for r in runs(d)],
     script:
         "../workflow_scripts/verdict.py"
