@@ -17,6 +17,7 @@ include: "rules/base.smk"
 include: "rules/evaluate.smk"
 include: "rules/figures.smk"
 include: "rules/aggregate.smk"
+include: "rules/report.smk"
 
 
 rule all:

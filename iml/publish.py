@@ -6,8 +6,8 @@ is finished piece by piece and tabulated without results/.
     python3 -m iml.publish tables docs/runs/offline docs/runs/offline/tables
 
 collect copies, per run <dataset>/<algorithm>/K<k>/seed<s>: kde.json; likelihood.json (IML);
-quality.json (FID, precision/recall); train.json (the training job's wall time, from its
-benchmark file); base.json (what the base fit chose, its seconds); and metrics/*.json (the
+quality.json (FID, precision/recall); memorisation.json (the memorisation audit); train.json (the
+training job's wall time, from its benchmark file); base.json (what the base fit chose, its seconds); and metrics/*.json (the
 classifier's accuracy, the references' scores). tables writes, per dataset, <dataset>_kde_by_k
 and <dataset>_table1 (CSV, Markdown, LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png
 (Fig. 3 left), summary.md (the rankings in both conventions and the training wall time per
@@ -70,7 +70,7 @@ def collect(results_dir, dest):
     for rel, run in runs.items():
         source, out = results_dir / rel, dest / rel
         save_json(out / "kde.json", load_json(source / "kde.json"))
-        for name in ("likelihood", "quality"):
+        for name in ("likelihood", "quality", "memorisation"):
             if (source / f"{name}.json").exists():
                 save_json(out / f"{name}.json", load_json(source / f"{name}.json"))
         seconds = _train_seconds(results_dir, run)
@@ -91,12 +91,12 @@ def load_published(root):
     for rel, run in _runs(root).items():
         folder = Path(root) / rel
         optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
-                    for name in ("likelihood", "train", "base", "quality")}
+                    for name in ("likelihood", "train", "base", "quality", "memorisation")}
         by_dataset[run["dataset"]].append({
             "algorithm": run["algorithm"], "K": run["K"], "seed": run["seed"],
             "kde": load_json(folder / "kde.json"), "likelihood": optional["likelihood"],
             "train_seconds": (optional["train"] or {}).get("wall_seconds"), "base": optional["base"],
-            "quality": optional["quality"],
+            "quality": optional["quality"], "memorisation": optional["memorisation"],
         })
     return dict(by_dataset)
 

@@ -65,6 +65,7 @@ def _per_run(runs):
         "has_likelihood": run.get("likelihood") is not None,
         "r": (run.get("likelihood") or {}).get("pearson_r"),
         "r_no_sigmoid": (run.get("likelihood") or {}).get("pearson_r_without_sigmoid"),
+        "near_copy": (run.get("memorisation") or {}).get("near_copy_fraction"),
     } for run in runs])
 
 
@@ -99,6 +100,8 @@ def summarise_by_k(runs):
             # skipna=False: a seed whose score is NaN makes the mean NaN instead of being dropped from it
             "exact_vs_base_r": group["r"].astype(float).mean(skipna=False),
             "exact_vs_base_r_no_sigmoid": group["r_no_sigmoid"].astype(float).mean(skipna=False),
+            # a seed without the audit (a summary older than it) leaves the cell empty, not NaN
+            "near_copy": (group["near_copy"].astype(float).mean() if group["near_copy"].notna().all() else None),
         })
 
     per_run = _per_run(runs)
@@ -108,6 +111,9 @@ def summarise_by_k(runs):
     for row in rows:  # no exact likelihood (no inverse): the correlation does not apply
         if (row["algorithm"], row["K"]) not in with_likelihood:
             row["exact_vs_base_r"] = row["exact_vs_base_r_no_sigmoid"] = None
+    if all(row["near_copy"] is None for row in rows):  # runs older than the audit: no column
+        for row in rows:
+            del row["near_copy"]
     return rows
 
 
@@ -126,6 +132,7 @@ def best_over_k(summary, dataset, comparable=True, families=None):
     best_standard = frame.loc[by_algorithm["kde_standard_validation"].idxmax()].reset_index(drop=True)
     paper = PAPER_TABLE1.get(dataset, {})
     reported = [paper.get(family(a, families)) if comparable else None for a in best_paper["algorithm"]]
+    audited = {"near_copy": pd.Series(best_paper["near_copy"], dtype=object)} if "near_copy" in frame else {}
     return _records(pd.DataFrame({
         "algorithm": best_paper["algorithm"],
         "K_paper": best_paper["K"],
@@ -136,6 +143,7 @@ def best_over_k(summary, dataset, comparable=True, families=None):
         "kde_standard": best_standard["kde_standard_mean"],
         "kde_standard_spread": best_standard["kde_standard_spread"],
         "kde_standard_spread_is": best_standard["kde_standard_spread_is"],
+        **audited,
         "n_seeds": best_paper["n_seeds"],
     }))
 
@@ -176,14 +184,14 @@ def by_k_headers(summary, settings):
         "kde_standard_spread": "± " + _one_kind(summary, "kde_standard_spread_is"),
         "kde_standard_validation": "standard convention, validation",
         "standard_sigma": "σ chosen per seed",
-        "exact_vs_base_r": "exact vs base r (with the output sigmoid's term)",
-        "exact_vs_base_r_no_sigmoid": "exact vs base r (without it, the authors' code)",
+        "exact_vs_base_r": "Eq. 6 vs base r (with the output sigmoid's term)",
+        "exact_vs_base_r_no_sigmoid": "Eq. 6 vs base r (without it, the authors' code)",
     }
 
 
 def table1_headers(table, settings):
     p = settings["paper"]
-    return {
+    headers = {
         "algorithm": "algorithm",
         "K_paper": "K (selected on the test set, the paper's protocol)",
         "kde_paper": f"KDE paper convention (σ = {p['sigma']:g}, log-sum of {p['n_per_draw']})",
@@ -192,8 +200,12 @@ def table1_headers(table, settings):
         "K_standard": "K (selected on the validation split)",
         "kde_standard": "KDE standard convention (log-mean), test score at that K",
         "kde_standard_spread": "± " + _one_kind(table, "kde_standard_spread_is"),
+        "near_copy": "near-copies at the paper's K (fraction of samples)",
         "n_seeds": "seeds",
     }
+    if "near_copy" not in table[0]:  # runs older than the memorisation audit
+        del headers["near_copy"]
+    return headers
 
 
 def captions(dataset, runs, summary, table, base_notes=None):
@@ -207,15 +219,20 @@ def captions(dataset, runs, summary, table, base_notes=None):
     bases = f" Bases: {'; '.join(f'{a}: {n}' for a, n in base_notes.items())}." if base_notes else ""
     by_k = (f"{name} KDE score by latent dimension K, mean over {d['seeds']}. Paper convention: {d['paper']}; "
             f"± {_one_kind(summary, 'kde_paper_spread_is')}. Standard convention: {d['standard']}; "
-            f"± {_one_kind(summary, 'kde_standard_spread_is')}. Exact-vs-base r: Pearson correlation of Eq. 6's "
-            f"exact log-likelihood and the base log-likelihood on test images, with and without the output "
-            f"sigmoid's Jacobian term.{bases} Data: {d['data']}.")
+            f"± {_one_kind(summary, 'kde_standard_spread_is')}. Eq. 6-vs-base r: Pearson correlation of Eq. 6's "
+            f"log-likelihood (the paper's per-layer change of variables, exact only for square layers) and the "
+            f"base log-likelihood on test images, with and without the output sigmoid's Jacobian term.{bases} "
+            f"Data: {d['data']}.")
     table1 = (f"Table 1 ({name}): best KDE score over K per algorithm, mean over {d['seeds']}. Paper convention "
               f"({d['paper']}): K selected on the test set (the paper's protocol), {beside}; "
               f"± {_one_kind(table, 'kde_paper_spread_is')}. Standard convention ({d['standard']}): K selected "
               f"on the validation split, test score at that K; ± {_one_kind(table, 'kde_standard_spread_is')}."
-              f"{bases} Data: {d['data']}.")
+              f"{NEAR_COPIES if 'near_copy' in table[0] else ''}{bases} Data: {d['data']}.")
     return by_k, table1
+
+
+NEAR_COPIES = (" Near-copies: the fraction of samples nearer a training image than the 1st percentile of the test "
+               "images' nearest-training distances, mean over seeds.")
 
 
 def _fmt(value):
@@ -303,26 +320,30 @@ def write_combined_table1(per_dataset, out_paths, families=None):
 
 WHICH_BASE_SCORES = {  # key -> (shown name, where in a run's results)
     "code_ll": ("held-out code LL", ("likelihood", "base_mean")),
-    "exact_ll": ("exact LL (Eq. 6)", ("likelihood", "exact_mean")),
-    "exact_ll_no_sigmoid": ("exact LL without the sigmoid's term", ("likelihood", "exact_mean_without_sigmoid")),
+    "exact_ll": ("Eq. 6 LL (per-layer; exact only for square layers)", ("likelihood", "exact_mean")),
+    "exact_ll_no_sigmoid": ("Eq. 6 LL without the sigmoid's term", ("likelihood", "exact_mean_without_sigmoid")),
+    "manifold_term": ("manifold term −½ log det JᵀJ", ("likelihood", "manifold_term_mean")),
     "kde_paper": ("KDE paper", ("kde", "paper", "mean")),
     "kde_standard": ("KDE standard", ("kde", "standard", "mean")),
     "fid": ("FID", ("quality", "fid")),
     "precision": ("precision", ("quality", "precision")),
     "recall": ("recall", ("quality", "recall")),
+    "near_copy": ("near-copies", ("memorisation", "near_copy_fraction")),
+    "c_t": ("C_T", ("memorisation", "c_t")),
     "fit_seconds": ("base fit (s)", ("base", "fit_seconds")),
 }
 
 
 def _dig(run, path):
     """The value at `path` in a run's results; None when that result does not apply to the run
-    (no likelihood.json for a model without Eq. 6). A NaN stays NaN: it is a result."""
+    (no likelihood.json for a model without Eq. 6) or was not computed (a summary older than the
+    measure). A NaN stays NaN: it is a result."""
     value = run
     for key in path:
         if value is None:
             return None
-        value = value[key]
-    return float(value)
+        value = value.get(key)
+    return None if value is None else float(value)
 
 
 def base_choice(base):
@@ -342,7 +363,7 @@ def base_choice(base):
 def _over_seeds(values):
     """(mean, std over seeds) of one score; (None, None) where it does not apply to the run (None),
     a NaN seed making both NaN; the std None with a single seed."""
-    if all(v is None for v in values):
+    if any(v is None for v in values):  # not every seed has it: no mean over a subset passed off as all
         return None, None
     a = np.array(values, dtype=float)
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
@@ -411,10 +432,18 @@ def which_base_caption(runs, quality, every_k=False):
             f"per row the K (of {ks}{only}) with the best standard-convention KDE score on the validation split")
     return (f"Which base (MNIST): IML's trained autoencoders with each base distribution, and the other "
             f"algorithms, {spread}; {rows}. Held-out code LL: the base's mean "
-            f"log-density of the test images' codes; exact LL: Eq. 6 on the test images, with and without the "
-            f"output sigmoid's Jacobian term (models without an inverse: –). KDE paper convention: {d['paper']}; "
+            f"log-density of the test images' codes; Eq. 6 LL: the paper's per-layer change of variables on the test "
+            f"images, exact only for square layers (its linear layers are not square), with and without the "
+            f"output sigmoid's Jacobian term (models without an inverse: –); manifold term: −½ log det JᵀJ of the "
+            f"decoder (its Jacobian J at the test images' codes, on a subset), the log-volume a density on the "
+            f"K-dimensional image manifold adds to the code LL (–: not computed). KDE paper "
+            f"convention: {d['paper']}; "
             f"standard: {d['standard']}. FID and precision/recall (k = 3) in the penultimate features of a "
             f"classifier trained on the training split (test accuracy {100 * quality['classifier_test_accuracy']:.2f}%),"
             f" {quality['n_samples']} samples against the {quality['n_real']} test images; the references are "
-            f"scored the same way. Base fit: seconds to fit the base on the training codes (choices made on the "
+            f"scored the same way. Near-copies: the fraction of samples nearer a training image than the "
+            f"1st percentile of the test images' nearest-training distances; C_T: Meehan et al. (2020)'s "
+            f"data-copying statistic over k-means cells of the training images (below 0: samples closer to the "
+            f"training images than test images are); both – where not computed. "
+            f"Base fit: seconds to fit the base on the training codes (choices made on the "
             f"validation codes). Data: {d['data']}.")

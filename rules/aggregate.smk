@@ -2,6 +2,7 @@ rule make_tables:
     input:
         kde=lambda w: run_files(w.dataset, "kde.json"),
         likelihood=lambda w: run_files(w.dataset, "likelihood.json", only=INVERTIBLE),
+        memorisation=lambda w: run_files(w.dataset, "memorisation.json"),
     output:
         by_k_csv=report(
             f"{R}/tables/{{dataset}}_kde_by_k.csv",
@@ -125,6 +126,9 @@ rule which_base:
         ),
         quality=run_files("mnist", "quality.json", algorithms=which_base_algorithms()),
         base=run_files("mnist", "base.json", algorithms=which_base_algorithms()),
+        memorisation=run_files(
+            "mnist", "memorisation.json", algorithms=which_base_algorithms()
+        ),
         references=f"{R}/metrics/mnist_references.json",
         samples=[
             f"{R}/mnist/{a}/K{which_base_k()}/seed{config['seeds'][0]}/samples.npz"

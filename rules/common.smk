@@ -97,6 +97,15 @@ def which_base_k():
     )
 
 
+def memorisation_algorithms():
+    """The memorisation figure's rows: the which-base rows, or mnist.algorithms without bases."""
+    return which_base_algorithms() or config["mnist"]["algorithms"]
+
+
+def memorisation_run(algorithm):
+    return f"{R}/mnist/{algorithm}/K{which_base_k()}/seed{config['seeds'][0]}"
+
+
 def which_base_outputs():
     if not config["mnist"]["bases"]:
         return []
@@ -137,7 +146,14 @@ def table_files(dataset):
 
 
 FIGURES = {
-    "mnist": ["kde_vs_k", "exact_vs_base", "two_digits", "nearest", "iml_by_component"],
+    "mnist": [
+        "kde_vs_k",
+        "exact_vs_base",
+        "two_digits",
+        "nearest",
+        "iml_by_component",
+        "memorisation",
+    ],
     "celeba": ["nearest", "iml_by_component"],
 }
 
@@ -262,7 +278,9 @@ def final_outputs():
     for dataset in image_datasets():
         files += table_files(dataset) + figure_files(dataset)
         files += run_files(dataset, "samples.png")
-    return files + which_base_outputs()
+    return (
+        files + which_base_outputs() + [f"{R}/verdict.{ext}" for ext in ("md", "csv")]
+    )
 
 
 def algorithm_settings(wildcards):
@@ -289,6 +307,24 @@ def base_notes(dataset):
             s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
             notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
     return notes
+
+
+def run_settings(wildcards):
+    """What produced a run apart from its seed and K, hashed into its summaries' provenance: the
+    algorithm's settings, its base's, the data split's and the evaluation's."""
+    data = {
+        k: v
+        for k, v in config["data"].get(wildcards.dataset, {}).items()
+        if k
+        not in ("source", "partition")  # where the files lie is not a result parameter
+    }
+    return {
+        "dataset": wildcards.dataset,
+        "algorithm": algorithm_settings(wildcards),
+        "base": base_settings(wildcards),
+        "data": data,
+        "evaluate": config["evaluate"],
+    }
 
 
 def res(group, key, default=None):

@@ -11,6 +11,7 @@ rule evaluate:
         samples=f"{RUN_OTHER}/samples.npz",
         grid=f"{RUN_OTHER}/samples.png",
         kde=f"{RUN_OTHER}/kde.json",
+        memorisation=f"{RUN_OTHER}/memorisation.json",
     log:
         f"{LOGS}/evaluate/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
@@ -26,6 +27,9 @@ rule evaluate:
         grid_images=config["evaluate"]["grid_images"],
         kde=config["evaluate"]["kde"],
         n_test=config["evaluate"]["likelihood"]["n_test"],
+        settings=run_settings,
+        memorisation=config["evaluate"]["memorisation"],
+        n_manifold=config["evaluate"]["likelihood"]["n_manifold"],
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -41,6 +45,7 @@ use rule evaluate as evaluate_scored with:
         samples=f"{RUN_SCORED}/samples.npz",
         grid=f"{RUN_SCORED}/samples.png",
         kde=f"{RUN_SCORED}/kde.json",
+        memorisation=f"{RUN_SCORED}/memorisation.json",
         quality=f"{RUN_SCORED}/quality.json",
 
 
@@ -55,6 +60,7 @@ use rule evaluate as evaluate_exact with:
         samples=f"{RUN_EXACT}/samples.npz",
         grid=f"{RUN_EXACT}/samples.png",
         kde=f"{RUN_EXACT}/kde.json",
+        memorisation=f"{RUN_EXACT}/memorisation.json",
         quality=f"{RUN_EXACT}/quality.json",
         likelihood_arrays=f"{RUN_EXACT}/likelihood.npz",
         likelihood=f"{RUN_EXACT}/likelihood.json",

@@ -82,3 +82,39 @@ rule figure_nearest:
         settings=config["figures"]["nearest"],
     script:
         "../workflow_scripts/figure_nearest.py"
+
+
+# The memorisation audit's figure: per algorithm (the which-base rows, or mnist.algorithms), its
+# samples closest to a training image beside that image, at the which-base K and the first seed.
+rule figure_memorisation:
+    input:
+        data=f"{R}/data/mnist/splits.json",
+        samples=[
+            f"{memorisation_run(a)}/samples.npz" for a in memorisation_algorithms()
+        ],
+        memorisation=[
+            f"{memorisation_run(a)}/memorisation.json"
+            for a in memorisation_algorithms()
+        ],
+    output:
+        png=report(
+            f"{R}/figures/mnist_memorisation.png",
+            caption="../report/memorisation.rst",
+            category="Figures",
+        ),
+        pdf=f"{R}/figures/mnist_memorisation.pdf",
+    log:
+        f"{LOGS}/figure_memorisation/mnist.log",
+    benchmark:
+        f"{BENCH}/figure_memorisation/mnist.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    params:
+        labels=memorisation_algorithms(),
+        n_pairs=config["figures"]["memorisation"]["n_pairs"],
+    script:
+        "../workflow_scripts/figure_memorisation.py"

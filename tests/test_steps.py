@@ -7,9 +7,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from iml import data
 from iml.data import mnist
+from iml.models import load_model
 from iml.steps import evaluate, train
 
 SIZES = {"train": 600, "validation": 100, "test": 200}
@@ -80,6 +82,26 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
     term = (arrays["exact"] - arrays["exact_without_sigmoid"]).mean()
     assert term == pytest.approx(summary["output_sigmoid_term_mean"])
     assert term >= 784 * np.log(4)  # the inverse sigmoid's -log σ'(a) is at least log 4 per pixel
+    assert summary["n_manifold"] == 0 and summary["manifold_term_mean"] is None  # not asked for: not computed
+
+    stamp = {"provenance": {"settings_hash": "abc"}}
+    evaluate.exact_likelihood(mnist_dir, run / "model.pt", run / "base.npz", None, run / "lik.npz", run / "lik.json",
+                              stamp, n_manifold=3)
+    summary, manifold = json.loads((run / "lik.json").read_text()), np.load(run / "lik.npz")["manifold_term"]
+    model = load_model(run / "model.pt").double()
+    codes = model.encode(torch.as_tensor(data.load_split(mnist_dir, "test", 3), dtype=torch.float64))
+    for code, term in zip(codes, manifold):  # −½ log det JᵀJ with autograd's Jacobian, image by image
+        jac = torch.autograd.functional.jacobian(model.decode, code)
+        assert term == pytest.approx(-0.5 * torch.logdet(jac.T @ jac).item(), rel=1e-9)
+    assert summary["n_manifold"] == 3 and summary["manifold_term_mean"] == pytest.approx(manifold.mean())
+    assert summary["provenance"] == stamp["provenance"]
+
+    evaluate.memorisation_audit(mnist_dir, run / "model.pt", run / "base.npz", run / "samples.npz",
+                                {"n_samples": 300, "n_cells": 4, "seed": 0}, run / "memorisation.json", stamp)
+    audit = json.loads((run / "memorisation.json").read_text())
+    assert audit["n_samples"] == 300 and audit["n_train"] == SIZES["train"] and audit["n_test"] == SIZES["test"]
+    assert 0 <= audit["near_copy_fraction"] <= 1 and np.isfinite(audit["c_t"]) and len(audit["closest"]) == 8
+    assert audit["base_components"]["components"] == 3 and audit["provenance"] == stamp["provenance"]
 
 
 def test_celeba_room_gives_faces_in_minus_one_to_one(shared_data, tmp_path):

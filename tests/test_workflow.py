@@ -15,7 +15,7 @@ import soundfile
 import yaml
 
 from iml import tables
-from tests.helpers import copy_workflow, local_snakemake_env, markdown_cells, snakemake
+from tests.helpers import REPO, copy_workflow, local_snakemake_env, markdown_cells, snakemake
 
 pytestmark = pytest.mark.workflow
 QUICK = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
@@ -129,6 +129,39 @@ def test_quick_preset_answers_which_base(quick_run):
     for k in ("10", "20"):  # one autoencoder per K: exact and code log-likelihoods differ by the same log-volume
         gaps = [float(r["exact_ll"]) - float(r["code_ll"]) for r in by_k if r["K"] == k]
         assert max(gaps) - min(gaps) < 1e-6 * max(abs(g) for g in gaps)
+
+
+def check_verdict_and_audit(out):
+    """The quick preset's verdict, provenance, memorisation audit and manifold term (a results folder)."""
+    with open(out / "verdict.csv") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    claims = yaml.safe_load((REPO / "iml" / "claims.yaml").read_text())
+    assert list(rows) == [c["id"] for c in claims]
+    for claim in ("mnist_ranking_paper_convention", "mnist_iml_score", "mnist_eq6_vs_base_correlation",
+                  "toy_gmm_base_covers_both_modes", "audio_hmm_at_least_gmm"):
+        assert rows[claim]["verdict"] in ("PASS", "FAIL"), claim  # the quick preset produces their results
+    assert "single run" in rows["mnist_iml_score"]["ours"] and "not the paper's" in rows["mnist_iml_score"]["ours"]
+    assert rows["audio_speech_recognised"]["verdict"] == "NOT RUN"
+    shown = (out / "verdict.md").read_text()
+    assert "run summaries record their provenance" in shown and "- settings_hash: " in shown
+    run = out / "mnist" / "iml" / "K10" / "seed0"
+    kde, lik, audit = (json.loads((run / f"{n}.json").read_text()) for n in ("kde", "likelihood", "memorisation"))
+    assert kde["provenance"]["settings_hash"] == audit["provenance"]["settings_hash"] == lik["provenance"]["settings_hash"]
+    assert set(kde["provenance"]["versions"]) == {"torch", "numpy", "scikit-learn", "hmmlearn", "zuko"}
+    assert 0 <= audit["near_copy_fraction"] <= 1 and np.isfinite(audit["c_t"]) and audit["n_samples"] == 1000
+    assert audit["base_components"]["components"] == 10  # the quick preset's 10-component GMM
+    assert lik["n_manifold"] == 10 and np.isfinite(lik["manifold_term_mean"])
+    with open(out / "tables" / "mnist_which_base.csv") as f:
+        which = {r["algorithm"]: r for r in csv.DictReader(f)}
+    assert 0 <= float(which["iml_kde"]["near_copy"]) <= 1 and np.isfinite(float(which["iml"]["manifold_term"]))
+    with open(out / "tables" / "mnist_table1.csv") as f:
+        assert all(0 <= float(r["near_copy"]) <= 1 for r in csv.DictReader(f))
+    assert (out / "figures" / "mnist_memorisation.png").stat().st_size > 1000
+
+
+def test_quick_preset_gives_a_verdict_and_a_memorisation_audit(quick_run):
+    workdir, _ = quick_run
+    check_verdict_and_audit(workdir / "results" / "quick")
 
 
 def test_tables_rebuild_from_published_summaries_alone(quick_run, tmp_path):

@@ -14,4 +14,7 @@ evaluate.evaluate_run(
     classifier_summary=snakemake.input.get("classifier_summary"),
     device=snakemake.config["device"],  # where to compute is not a result parameter
     outputs=dict(out.items()),
+    settings=params.settings,
+    memorisation=params.memorisation,
+    n_manifold=params.n_manifold,
 )

@@ -6,6 +6,7 @@ runs = aggregate.load_runs(
     snakemake.params.runs,
     snakemake.input.kde,
     dict(zip(map(aggregate.run_key, snakemake.params.likelihood_runs), snakemake.input.likelihood)),
+    memorisation=snakemake.input.memorisation,
 )
 aggregate.make_tables(
     snakemake.wildcards.dataset,

@@ -9,6 +9,7 @@ runs = aggregate.load_runs(
     dict(zip(map(aggregate.run_key, snakemake.params.likelihood_runs), inp.likelihood)),
     quality=inp.quality,
     base=inp.base,
+    memorisation=inp.memorisation,
 )
 aggregate.which_base_table(
     runs,

@@ -15,6 +15,7 @@ from iml.data import audio, display_images, load_split
 from iml.io import load_json, load_npz, save_json, save_npz
 from iml.metrics import classifier, kde, sample_quality
 from iml.models import load_model
+from iml.provenance import provenance
 from iml.steps.train import encode
 from iml.training import pick_device
 
@@ -33,7 +34,7 @@ def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths)
     plots.image_grid(display_images(x[:n_grid]), grid_paths, title="random samples")
 
 
-def kde_scores(data_dir, samples_path, settings, out_path):
+def kde_scores(data_dir, samples_path, settings, out_path, stamp=None):
     samples = load_npz(samples_path)["samples"]
     test, validation = load_split(data_dir, "test"), load_split(data_dir, "validation")
     blocks = {"block_rows": settings["block_rows"], "block_cols": settings["block_cols"]}
@@ -52,7 +53,7 @@ def kde_scores(data_dir, samples_path, settings, out_path):
     log.info("KDE paper convention %.2f ± %.2f over %d draws; standard %.2f ± %.2f (σ = %.3g) [%.1f s]",
              result["paper"]["mean"], result["paper"]["std"], len(draws), standard["mean"],
              standard["sem"], standard["sigma"], time.perf_counter() - t0)
-    save_json(out_path, result)
+    save_json(out_path, {**result, **(stamp or {})})
 
 
 def train_classifier(data_dir, settings, device, model_path, summary_path):
@@ -77,7 +78,7 @@ def _classifier_features(classifier_path, device):
     return lambda images: classifier.features(model, images)
 
 
-def quality_scores(data_dir, classifier_path, classifier_summary, samples_path, device, out_path):
+def quality_scores(data_dir, classifier_path, classifier_summary, samples_path, device, out_path, stamp=None):
     """FID, precision and recall (k = 3) of a run's samples against the test images, in the feature
     classifier's penultimate features; as many samples as test images (the run's first), since
     both metrics depend on the set sizes."""
@@ -90,7 +91,8 @@ def quality_scores(data_dir, classifier_path, classifier_summary, samples_path, 
     scores = sample_quality.sample_quality(features(test), features(samples[: len(test)]))
     log.info("sample quality: FID %.2f, precision %.3f, recall %.3f (%d samples vs %d test images)",
              scores["fid"], scores["precision"], scores["recall"], len(test), len(test))
-    save_json(out_path, {**scores, "classifier_test_accuracy": load_json(classifier_summary)["test_accuracy"]})
+    save_json(out_path, {**scores, "classifier_test_accuracy": load_json(classifier_summary)["test_accuracy"],
+                         **(stamp or {})})
 
 
 def quality_references(data_dir, classifier_path, classifier_summary, seed, device, out_path):
@@ -106,9 +108,22 @@ def quality_references(data_dir, classifier_path, classifier_summary, seed, devi
                          "classifier_test_accuracy": load_json(classifier_summary)["test_accuracy"]})
 
 
-def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path):
-    """Eq. 6 on test images: exact log-likelihood = base log-density of f⁻¹(x) + log V(x), with
-    and without the output sigmoid's Jacobian term (which the authors' code drops)."""
+def manifold_term(model, codes):
+    """−½ log det JᵀJ of the decoder at each code (J: its data_dim x K Jacobian): the log change of
+    volume from the K-dimensional codes onto the decoder's manifold of images, the term a density
+    on that manifold adds to the base's. Eq. 6's per-layer terms equal it only for square layers."""
+    from torch.func import jacfwd, vmap
+
+    jacobians = vmap(jacfwd(model.decode))(codes)  # (n, data_dim, K)
+    return -0.5 * torch.linalg.slogdet(jacobians.transpose(1, 2) @ jacobians)[1]
+
+
+def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summary_path, stamp=None, n_manifold=0):
+    """Eq. 6 on test images, the paper's per-layer change of variables: base log-density of f⁻¹(x)
+    + log V(x), with and without the output sigmoid's Jacobian term (which the authors' code drops);
+    exact only for square layers. Beside it, on the first `n_manifold` test images, the decoder's
+    manifold term −½ log det JᵀJ (manifold_term), which a density on the K-dimensional manifold uses
+    in place of Eq. 6's per-layer terms."""
     from scipy import stats
 
     model, base = load_model(model_path).double(), load_base(base_path)
@@ -116,34 +131,75 @@ def exact_likelihood(data_dir, model_path, base_path, n_test, arrays_path, summa
     with torch.no_grad():
         codes, log_volume = model.log_volume(x)
         _, log_volume_no_sigmoid = model.log_volume(x, output_sigmoid=False)
+        manifold = manifold_term(model, codes[:n_manifold]).numpy()
     base_ll = base.score_samples(codes.numpy())
     exact, exact_no_sigmoid = base_ll + log_volume.numpy(), base_ll + log_volume_no_sigmoid.numpy()
-    save_npz(arrays_path, exact=exact, exact_without_sigmoid=exact_no_sigmoid, base=base_ll)
+    save_npz(arrays_path, exact=exact, exact_without_sigmoid=exact_no_sigmoid, base=base_ll, manifold_term=manifold)
     summary = {"n_test": len(x), "base_mean": float(base_ll.mean()),
-               "output_sigmoid_term_mean": float((exact - exact_no_sigmoid).mean())}
+               "output_sigmoid_term_mean": float((exact - exact_no_sigmoid).mean()),
+               **manifold_summary(manifold, base_ll[:n_manifold], exact[:n_manifold])}
     for suffix, values in (("", exact), ("_without_sigmoid", exact_no_sigmoid)):
         summary.update({f"pearson_r{suffix}": float(stats.pearsonr(values, base_ll)[0]),
                         f"spearman_rho{suffix}": float(stats.spearmanr(values, base_ll)[0]),
                         f"exact_mean{suffix}": float(values.mean())})
-    log.info("exact vs base log-likelihood: Pearson r = %.3f with the output sigmoid's term, %.3f without "
-             "(the term averages %.1f nats)", summary["pearson_r"], summary["pearson_r_without_sigmoid"],
-             summary["output_sigmoid_term_mean"])
-    save_json(summary_path, summary)
+    log.info("Eq. 6 vs base log-likelihood: Pearson r = %.3f with the output sigmoid's term, %.3f without "
+             "(the term averages %.1f nats); manifold term %s nats on %d images", summary["pearson_r"],
+             summary["pearson_r_without_sigmoid"], summary["output_sigmoid_term_mean"],
+             summary["manifold_term_mean"], summary["n_manifold"])
+    save_json(summary_path, {**summary, **(stamp or {})})
+
+
+def manifold_summary(manifold, base_ll, eq6):
+    """The manifold term's mean, and on the same images the base plus that term beside Eq. 6's mean;
+    None where no image was measured."""
+    if not len(manifold):
+        return {"n_manifold": 0, "manifold_term_mean": None, "manifold_ll_mean": None, "eq6_mean_on_manifold_subset": None}
+    return {"n_manifold": len(manifold), "manifold_term_mean": float(manifold.mean()),
+            "manifold_ll_mean": float((base_ll + manifold).mean()), "eq6_mean_on_manifold_subset": float(eq6.mean())}
+
+
+def memorisation_audit(data_dir, model_path, base_path, samples_path, settings, out_path, stamp=None):
+    """How close the run's samples (the first settings["n_samples"]; null: all) lie to the training
+    images, against the test images (iml.metrics.memorisation.audit), and for a GMM-type or KDE base
+    its components covering one or two training codes."""
+    from iml.metrics import memorisation
+
+    t0 = time.perf_counter()
+    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
+    samples = load_npz(samples_path)["samples"][: settings["n_samples"]]
+    result = memorisation.audit(train, test, samples.reshape(len(samples), -1), settings["n_cells"], settings["seed"])
+    model, base = load_model(model_path), load_base(base_path)
+    components = None
+    if hasattr(model, "encode") and (hasattr(base, "mixture") or hasattr(base, "centres_")):
+        components = memorisation.small_components(base, encode(model, train))
+    result["base_components"] = components
+    log.info("memorisation: %.2f%% of %d samples nearer a training image than the 1st percentile of the test "
+             "images (%.3f); C_T %.2f over %d cells; base components on one or two codes %s [%.1f s]",
+             100 * result["near_copy_fraction"], len(samples), result["near_copy_threshold"], result["c_t"],
+             result["cells_used"], components, time.perf_counter() - t0)
+    save_json(out_path, {**result, **(stamp or {})})
 
 
 def evaluate_run(splits_path, model_path, base_path, n_samples, n_grid, kde_settings, n_test, classifier,
-                 classifier_summary, device, outputs):
+                 classifier_summary, device, outputs, settings=None, memorisation=None, n_manifold=0):
     """Everything a run is scored on, in one process: samples (outputs["samples"], ["grid"]), KDE
     scores (["kde"]) and, where `outputs` names them, the sample-quality metrics (["quality"], with the
-    feature classifier) and the exact likelihood (["likelihood_arrays"], ["likelihood"])."""
+    feature classifier), the Eq. 6 likelihood (["likelihood_arrays"], ["likelihood"]; with the manifold
+    term on `n_manifold` test images) and the memorisation audit (["memorisation"], with the
+    `memorisation` settings). Each summary
+    records its provenance (iml.provenance), `settings` being what produced the run (its seed and K aside)."""
     data_dir = Path(splits_path).parent
+    stamp = {"provenance": provenance(settings, pick_device(device))}
     generate(model_path, base_path, n_samples, n_grid, outputs["samples"], [outputs["grid"]])
-    kde_scores(data_dir, outputs["samples"], kde_settings, outputs["kde"])
+    kde_scores(data_dir, outputs["samples"], kde_settings, outputs["kde"], stamp)
     if "quality" in outputs:
-        quality_scores(data_dir, classifier, classifier_summary, outputs["samples"], device, outputs["quality"])
+        quality_scores(data_dir, classifier, classifier_summary, outputs["samples"], device, outputs["quality"], stamp)
     if "likelihood" in outputs:
         exact_likelihood(data_dir, model_path, base_path, n_test, outputs["likelihood_arrays"],
-                         outputs["likelihood"])
+                         outputs["likelihood"], stamp, n_manifold)
+    if "memorisation" in outputs:
+        memorisation_audit(data_dir, model_path, base_path, outputs["samples"], memorisation,
+                           outputs["memorisation"], stamp)
 
 
 def _sequences(x, lengths):

@@ -1,5 +1,6 @@
 """The figure experiments: Fig. 1 (toy 2-D), Fig. 2 (two digits, a model of its own), Figs. 4-5
-(nearest samples, IML by component), Figs. 6-8 (spectrograms)."""
+(nearest samples, IML by component), Figs. 6-8 (spectrograms); and the memorisation audit's
+closest sample/training pairs."""
 
 import logging
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 from iml import plots
 from iml.bases import build_base
 from iml.data import audio, display_images, load_split, mnist
-from iml.io import load_npz, save_json
+from iml.io import load_json, load_npz, save_json
 from iml.models import build_model, load_model
 from iml.steps.train import encode
 from iml.training import pick_device, seed_everything, train
@@ -78,6 +79,19 @@ def figure_nearest(data_dir, sample_paths, algorithms, n_images, seed, nearest_p
     top = np.argsort(counts)[::-1][:n_components_shown]
     groups = [display_images(iml["samples"][iml["components"] == k][:n_images]) for k in top]
     plots.image_rows(groups, [f"component {k}" for k in top], component_paths)
+
+
+def figure_memorisation(data_dir, labels, sample_paths, memorisation_paths, n_pairs, paths):
+    """Per algorithm (a row each, labelled with its near-copy fraction and C_T) its `n_pairs`
+    samples closest to a training image, each followed by that training image."""
+    train = load_split(data_dir, "train")
+    rows, names = [], []
+    for label, samples_path, audit_path in zip(labels, sample_paths, memorisation_paths):
+        samples, audit = load_npz(samples_path)["samples"], load_json(audit_path)
+        pairs = audit["closest"][:n_pairs]
+        rows.append(display_images(np.stack([x for p in pairs for x in (samples[p["sample"]], train[p["train"]])])))
+        names.append(f"{label}\nnear-copies {100 * audit['near_copy_fraction']:.1f}%, C_T {audit['c_t']:.1f}")
+    plots.image_rows(rows, names, paths)
 
 
 def audio_figures(dataset, data_dir, model_path, wav_path, seconds, hop, spectrogram_paths,
