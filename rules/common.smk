@@ -302,7 +302,11 @@ def audio_datasets():
 
 def speech_datasets():
     """The audio datasets whose generated audio gets the speech scores: the FSDD ones (spoken digits)."""
-    return [d for d in audio_datasets() if config["audio"]["datasets"][d]["source"] == "fsdd"]
+    return [
+        d
+        for d in audio_datasets()
+        if config["audio"]["datasets"][d]["source"] == "fsdd"
+    ]
 
 
 def audio_run(dataset):
