@@ -181,7 +181,8 @@ def test_quick_preset_audio_chain(quick_run):
     assert int(speech["real_segments"]) > 250 and speech["hmm_sequence"] == "concatenated"
     for prefix in ("gen", "train_ref", "recon_ref", "noise_ref"):
         assert speech[f"{prefix}_segments"].isdigit(), prefix
-    assert float(speech["train_ref_is"]) > 3 and int(speech["train_ref_segments"]) > 150  # of 200 recordings
+    assert int(speech["train_ref_segments"]) > 150  # of 200 recordings
+    assert float(speech["train_ref_is"]) > max(1.5, float(speech["noise_ref_is"]))  # real digits vary, noise not
     assert rows["violin"]["gen_segments"] == ""
     classifier = json.loads((out / "metrics" / "speech_classifier.json").read_text())
     assert classifier["test_accuracy"] >= classifier["accuracy_bar"]
