@@ -219,7 +219,8 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     diagonal GMM with as many components as states (with init "gmm", the very GMM the HMM started
     from, so on training codes the HMM cannot score below it), an N(0, I) base on standardised
     codes and the `frame_bases` ({name: settings}; fit_frame_bases); EM's iterations; the
-    autoencoder's reconstruction SNR."""
+    autoencoder's reconstruction SNR. The HMM scores recordings as its training sequence says
+    (hmm_sequence): one chain each, or joined as its one chain continues."""
     model, hmm = load_model(model_path), load_base(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
