@@ -94,6 +94,8 @@ def check_data_config(config):
         split_counts(mnist["pool"], mnist["sizes"])
     except ValueError as err:
         raise ValueError(f"config: data.mnist: {err}") from None
+    if "sequence" in config["bases"]["hmm"]:
+        raise ValueError("config: bases.hmm.sequence: the HMM's training sequence is audio.sequence")
     chunk = config["audio"]["chunk"]
     if chunk["hop"] > chunk["size"]:
         raise ValueError(

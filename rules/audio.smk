@@ -123,6 +123,57 @@ rule audio_scores:
         "../workflow_scripts/audio_scores.py"
 
 
+rule train_speech_classifier:
+    input:
+        f"{DL}/fsdd/recordings.md5",
+    output:
+        model=f"{R}/metrics/speech_classifier.pt",
+        summary=f"{R}/metrics/speech_classifier.json",
+    log:
+        f"{LOGS}/train_speech_classifier/speech_classifier.log",
+    benchmark:
+        f"{BENCH}/train_speech_classifier/speech_classifier.tsv"
+    conda:
+        "../envs/iml.yaml"
+    # small convolutions: on a shared CPU a second thread cost 6x the CPU time per epoch
+    threads: 1
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu", 0),
+    params:
+        settings=config["audio"]["speech"]["classifier"],
+    script:
+        "../workflow_scripts/train_speech_classifier.py"
+
+
+rule speech_scores:
+    input:
+        data=f"{R}/data/{{dataset}}/splits.json",
+        model=f"{RUN}/model.pt",
+        wav=f"{RUN}/generated.wav",
+        classifier=f"{R}/metrics/speech_classifier.pt",
+        classifier_summary=f"{R}/metrics/speech_classifier.json",
+    output:
+        f"{RUN}/speech_scores.json",
+    log:
+        f"{LOGS}/speech_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/speech_scores/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/iml.yaml"
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        digits=lambda w: config["audio"]["datasets"][w.dataset]["digits"],
+        hop=config["audio"]["chunk"]["hop"],
+        vad=config["audio"]["speech"]["vad"],
+    script:
+        "../workflow_scripts/speech_scores.py"
+
+
 rule audio_figures:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
@@ -162,6 +213,7 @@ rule audio_table:
     input:
         scores=[f"{audio_run(d)}/audio_scores.json" for d in audio_datasets()],
         info=[f"{R}/data/{d}/splits.json" for d in audio_datasets()],
+        speech=[f"{audio_run(d)}/speech_scores.json" for d in speech_datasets()],
     output:
         csv=report(
             f"{R}/tables/audio.csv",
@@ -182,5 +234,6 @@ rule audio_table:
         runtime=res("report", "runtime"),
     params:
         datasets=audio_datasets(),
+        speech_datasets=speech_datasets(),
     script:
         "../workflow_scripts/audio_table.py"

@@ -217,6 +217,15 @@ def audio_datasets():
     ]
 
 
+def speech_datasets():
+    """The audio datasets whose generated audio gets the speech scores: the FSDD ones (spoken digits)."""
+    return [
+        d
+        for d in audio_datasets()
+        if config["audio"]["datasets"][d]["source"] == "fsdd"
+    ]
+
+
 def audio_run(dataset):
     a = config["audio"]
     return f"{R}/{dataset}/{a['algorithm']}/K{a['K']}/seed{config['seeds'][0]}"
@@ -293,6 +302,8 @@ def base_name(wildcards):
 
 def base_settings(wildcards):
     overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
+    if base_name(wildcards) == "hmm":  # the audio chain's training sequence
+        overrides = {"sequence": config["audio"]["sequence"], **overrides}
     return {**config["bases"][base_name(wildcards)], **overrides}
 
 

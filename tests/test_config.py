@@ -32,6 +32,8 @@ def workdir(tmp_path_factory):
                                         "held_out_speakers": ["theo"], "seed": 0}}}},
      r"'celeba' does not match.*\['audio'\]\['datasets'\]"),
     ({"audio": {"chunk": {"size": 800, "hop": 1000}}}, r"audio.chunk.hop \(1000\) is larger than audio.chunk.size"),
+    ({"audio": {"sequence": "joined"}}, r"'joined' is not one of \['concatenated', 'per_recording'\].*\['sequence'\]"),
+    ({"bases": {"hmm": {"sequence": "per_recording"}}}, r"bases.hmm.sequence: the HMM's training sequence is audio"),
     ({"algorithms": {"iml": {"model": {"hidden": 100}}}}, r"mnist.K \[120, 140\] larger than algorithms.iml.model.hidden"),
     ({"results_dir": "results_{x}"}, r"'results_\{x\}' does not match.*\['results_dir'\]"),
     # a misspelt model setting (the schema is checked against the constructors by tests/test_settings.py)

@@ -15,8 +15,10 @@ from iml.bases.hmm import (
     HMMParams,
     NonFiniteFitError,
     TorchEngine,
+    emission_terms,
     free_parameters,
     repair,
+    stationary_distribution,
 )
 
 K, D = 6, 4
@@ -434,3 +436,98 @@ def test_the_hmm_started_from_its_gmm_ends_at_least_as_likely_on_real_codes(digi
     assert base.loglik_history_[0] == pytest.approx(gmm_total, rel=1e-9)
     assert base.score_samples(codes, lengths).sum() >= gmm_total
     assert base.loglik_history_[-1] > gmm_total + 1.0 * len(codes)  # the temporal model helps here
+
+
+# -- the two training sequences, on real codes ------------------------------------------------
+
+
+def recording_starts(lengths):
+    return np.cumsum(lengths) - lengths
+
+
+def test_both_training_sequences_give_finite_monotone_em_on_real_codes(digit0_codes):
+    codes, lengths = digit0_codes
+    for sequence in ("concatenated", "per_recording"):
+        fit = GaussianHMMBase(n_states=20, n_iter=15, tol=-np.inf, sequence=sequence, device="cpu",
+                              random_state=0).fit(codes, lengths)
+        history = fit.loglik_history_
+        assert len(history) == 15 and np.isfinite(history).all(), sequence
+        np.testing.assert_array_less(-np.diff(history), 1e-8 * np.abs(history[1:]), err_msg=sequence)
+        assert history[-1] > history[0] + 1.0 * len(codes), sequence  # EM did climb
+
+
+def likeliest_states(base, codes):
+    """The state whose emission density is highest at each frame."""
+    p = base.params_
+    z = torch.as_tensor(base._standardise(codes))
+    weights, const = emission_terms(torch.as_tensor(p.means), torch.as_tensor(p.variances))
+    return (torch.cat([z * z, z], 1) @ weights + const).argmax(1).numpy()
+
+
+def test_concatenated_fit_learns_the_moves_from_one_recording_into_the_next(digit0_codes):
+    """The paper's training sequence: the recordings joined in a seeded order into one chain. Its
+    transitions include the moves from each utterance's end into the next one's start, which a
+    per-recording fit never sees; never trained to leave them, the per-recording chain spends
+    more of its time in the states utterances end in."""
+    codes, lengths = digit0_codes
+    fits = {s: GaussianHMMBase(n_states=12, n_iter=10, sequence=s, device="cpu", random_state=0).fit(codes, lengths)
+            for s in ("concatenated", "per_recording")}
+    joined = fits["concatenated"]
+    order = joined.fit_order_
+    assert sorted(order) == list(range(len(lengths))) and (order != np.arange(len(lengths))).any()
+    other = GaussianHMMBase(n_states=12, n_iter=1, sequence="concatenated", device="cpu", random_state=1)
+    assert (other.fit(codes, lengths).fit_order_ != order).any()  # the order follows the seed
+    # one chain, one start: the start probabilities sit on the states of the chain's first frame
+    assert joined.params_.startprob.max() > 0.99
+
+    ends, starts = np.cumsum(lengths) - 1, recording_starts(lengths)
+    move, end_share = {}, {}
+    for name, fit in fits.items():
+        states = likeliest_states(fit, codes)
+        # each boundary of the joined chain: the state an utterance ends in, the one the next starts in
+        last, first = states[ends][order[:-1]], states[starts][order[1:]]
+        move[name] = np.log(fit.params_.transmat[last, first] + 1e-300).mean()
+        end_share[name] = stationary_distribution(fit.params_.transmat)[np.unique(states[ends])].sum()
+    assert move["concatenated"] > -5 and move["per_recording"] < move["concatenated"] - 5, move
+    assert end_share["per_recording"] > 1.2 * end_share["concatenated"], end_share
+
+
+def test_concatenated_fit_scores_other_recordings_as_the_chain_continues(digit0_codes, tmp_path):
+    codes, lengths = digit0_codes
+    held, fit_codes = slice(0, lengths[:10].sum()), slice(lengths[:10].sum(), None)
+    base = GaussianHMMBase(n_states=12, n_iter=5, sequence="concatenated", device="cpu",
+                           random_state=0).fit(codes[fit_codes], lengths[10:])
+    per_recording = base.score_samples(codes[held], lengths[:10])
+    assert np.isfinite(per_recording).all()
+    # the recordings are joined, not restarted: the lengths only split the sums
+    np.testing.assert_allclose(per_recording, base.score_samples(codes[held]), rtol=1e-12)
+    sums = base.sequence_log_likelihoods(codes[held], lengths[:10])
+    assert sums.shape == (10,) and sums.sum() == pytest.approx(per_recording.sum())
+    save_base(tmp_path / "base.npz", "hmm", base)
+    clone = load_base(tmp_path / "base.npz")
+    assert clone.sequence == "concatenated"
+    np.testing.assert_array_equal(clone.utterance_lengths_, lengths[10:])
+    np.testing.assert_array_equal(clone.score_samples(codes[held]), base.score_samples(codes[held]))
+
+
+def test_utterance_wise_samples_are_as_long_as_training_recordings(digit0_codes):
+    """per_recording: the sampler restarts from the start probabilities after a length drawn
+    from the training recordings' lengths; the concatenated chain is sampled as one chain."""
+    from scipy import stats
+
+    codes, lengths = digit0_codes
+    base = GaussianHMMBase(n_states=12, n_iter=5, sequence="per_recording", device="cpu",
+                           random_state=0).fit(codes, lengths)
+    sampled, states, drawn = base.sample_sequences(20000)
+    assert sampled.shape == (20000, codes.shape[1]) and drawn.sum() == 20000
+    whole = drawn[:-1]  # the last is cut at n
+    assert len(whole) > 200 and set(whole) <= set(lengths)
+    assert stats.ks_2samp(whole, lengths).pvalue > 0.01
+    assert abs(np.median(whole) - np.median(lengths)) <= 2
+    # each utterance starts from the start probabilities
+    first = states[recording_starts(drawn)]
+    top = np.argmax(base.params_.startprob)
+    assert abs((first == top).mean() - base.params_.startprob[top]) < 0.08
+    concatenated = GaussianHMMBase(n_states=12, n_iter=2, sequence="concatenated", device="cpu",
+                                   random_state=0).fit(codes, lengths)
+    assert list(concatenated.sample_sequences(500)[2]) == [500]

@@ -128,3 +128,16 @@ def test_the_classifier_settings_are_the_schemas_and_the_configs():
     assert set(node["properties"]) == set(node["required"]) == set(classifier.DEFAULTS) | rule_only
     assert {k: v for k, v in config.items() if k not in rule_only} == classifier.DEFAULTS
     assert config["accuracy_bar"] == classifier.ACCURACY_BAR == 0.98  # the paper settings' bar
+
+
+def test_the_speech_settings_are_the_schemas_and_the_configs():
+    """audio.speech: the classifier's model and training settings are speech.DEFAULTS's, the
+    detector's speech.VAD_DEFAULTS's (config.yaml states both), beside the rule's own keys."""
+    from iml.metrics import speech
+    from iml.steps.speech import CLASSIFIER_KEYS
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["audio"]["speech"]
+    node = SCHEMA["properties"]["audio"]["properties"]["speech"]["properties"]
+    assert set(node["classifier"]["properties"]) == set(speech.DEFAULTS) | set(CLASSIFIER_KEYS)
+    assert {k: v for k, v in config["classifier"].items() if k not in CLASSIFIER_KEYS} == speech.DEFAULTS
+    assert set(node["vad"]["properties"]) == set(speech.VAD_DEFAULTS) and config["vad"] == speech.VAD_DEFAULTS

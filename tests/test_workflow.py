@@ -209,6 +209,16 @@ def test_quick_preset_audio_chain(quick_run):
         # the HMM starts as the GMM of the gmm column, and EM never lowers the likelihood
         assert row["gmm_source"] == "the HMM's starting GMM"
         assert float(row["hmm_train"]) >= float(row["gmm_train"])
+    # the speech scores: the FSDD dataset's generated audio and its references, none for the violin
+    speech = rows["fsdd_all"]
+    assert int(speech["real_segments"]) > 250 and speech["hmm_sequence"] == "concatenated"
+    for prefix in ("gen", "train_ref", "recon_ref", "noise_ref"):
+        assert speech[f"{prefix}_segments"].isdigit(), prefix
+    assert int(speech["train_ref_segments"]) > 150  # of 200 recordings
+    assert float(speech["train_ref_is"]) > max(1.5, float(speech["noise_ref_is"]))  # real digits vary, noise not
+    assert rows["violin"]["gen_segments"] == ""
+    classifier = json.loads((out / "metrics" / "speech_classifier.json").read_text())
+    assert classifier["test_accuracy"] >= classifier["accuracy_bar"]
     info = json.loads((out / "data" / "violin" / "splits.json").read_text())
     assert "resampled from 44100 Hz to 8000 Hz" in info["repairs"]
 

@@ -7,4 +7,5 @@ aggregate.audio_table(
     snakemake.input.scores,
     snakemake.input.info,
     table_paths=[out.csv, out.md, out.tex],
+    speech_paths=dict(zip(snakemake.params.speech_datasets, snakemake.input.speech)),
 )

@@ -1,8 +1,14 @@
 """A Gaussian HMM base over each recording's sequence of codes (paper Sec. 3.3 and 4.2).
 
-Diagonal-covariance emissions, fitted by EM with the sequence lengths (every recording is
-its own chain, never one concatenated sequence). Codes are standardised first; the fitted
-parameters live in that space and scores add back the standardisation's Jacobian.
+Diagonal-covariance emissions, fitted by EM on one of two training sequences (setting `sequence`):
+  * "concatenated" (the paper's "concatenated set of digit utterances", the authors'
+    `GaussianHMM.fit(codes)` without lengths): the recordings joined in a seeded order into one
+    chain, so the chain learns the moves from the end of one utterance into the next; it has one
+    start, so other codes are scored as the chain continues (from its stationary distribution);
+  * "per_recording": every recording its own chain, restarting from the start probabilities;
+    sampled utterance by utterance, each as long as a training recording drawn at random.
+Codes are standardised first; the fitted parameters live in that space and scores add back the
+standardisation's Jacobian.
 
 Two E-step engines give the same EM (tests/test_hmm.py checks they agree):
   * "hmmlearn": the reference, hmmlearn's GaussianHMM (implementation="scaling");
@@ -12,7 +18,7 @@ Both feed the same repair of the M-step's degenerate cases (see `repair`).
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -34,6 +40,8 @@ GMM_INIT_MAX_ITER = 200     # EM iterations of the GMM that init "gmm" starts th
 # the smallest per-frame normaliser trusted in each dtype: below it, terms flushed to zero
 # could matter at float32's precision, so the batch is redone in float64 (see TorchEngine._check)
 SAFE_NORMALISER = {torch.float32: 1e-20, torch.float64: 1e-280}
+SEQUENCES = ("concatenated", "per_recording")
+STATIONARY_STEPS = 1000  # steps of the Cesàro average that gives a chain's stationary distribution
 
 
 @dataclass
@@ -69,6 +77,17 @@ def sequence_lengths(lengths, n_frames):
         raise ValueError(f"sequence lengths must be positive and sum to the {n_frames} codes; "
                          f"got {len(lengths)} lengths summing to {int(lengths.sum())}")
     return lengths
+
+
+def stationary_distribution(transmat, steps=STATIONARY_STEPS):
+    """The long-run share of time in each state, from a uniform start: the average of the state
+    distribution over `steps` steps (an average, so a periodic chain converges too)."""
+    p = np.full(len(transmat), 1.0 / len(transmat))
+    total = np.zeros_like(p)
+    for _ in range(steps):
+        total += p
+        p = p @ transmat
+    return total / total.sum()
 
 
 def free_parameters(n_states, dim):
@@ -440,12 +459,20 @@ class HmmlearnEngine:
 class GaussianHMMBase(BaseDistribution):
     """Gaussian HMM with diagonal covariances over code sequences.
 
-    fit(codes, lengths) fits one chain per sequence (lengths default: one sequence).
-    sample(n) -> (codes (n, D), states (n,)): ONE sequence of n frames, seeded by self.rng.
+    fit(codes, lengths) fits on the training sequence `sequence` names (lengths default: one
+    recording): "per_recording" one chain per recording, "concatenated" the recordings joined
+    in an order drawn from self.rng into one chain (fit_order_).
+    sample_sequences(n) -> (codes (n, D), states (n,), lengths): n frames seeded by self.rng;
+    "concatenated": one chain (lengths [n]); "per_recording": utterances, each restarted from the
+    start probabilities and as long as a training recording drawn at random (the last one cut
+    at n). sample(n) -> (codes, states) of the same.
     Scores, one per row whatever the lengths (the shared interface):
       * score_samples(codes, lengths=None) -> per-frame conditional log-densities
-        log p(h_t | h_<t), shape (n,), the chain restarting at each sequence (no lengths: the
-        codes are one sequence); they sum to the sequences' log-likelihood;
+        log p(h_t | h_<t), shape (n,); "per_recording": the chain restarting at each sequence
+        (no lengths: the codes are one sequence); "concatenated": the sequences joined in their
+        order as the chain continues, from its stationary distribution (its own start
+        probabilities sit on the one state the training chain began in); they sum to the
+        sequences' log-likelihood;
       * score(codes, lengths=None) -> their mean, the log-likelihood per frame;
       * sequence_log_likelihoods(codes, lengths) -> log p(h_1..h_T) per sequence, (len(lengths),).
     All are true log-densities of the codes (the standardisation's Jacobian included).
@@ -472,18 +499,22 @@ class GaussianHMMBase(BaseDistribution):
     def __init__(self, n_states: int = 300, n_iter: int = 50, tol: float = 1e-3,
                  backend: Literal["torch", "hmmlearn"] = "torch", var_floor: float = 1e-3,
                  init: Literal["gmm", "kmeans", "random"] = "gmm", device: str = "auto",
-                 dtype: Literal["float32", "float64"] = "float32", random_state: int = 0):
+                 dtype: Literal["float32", "float64"] = "float32",
+                 sequence: Literal["concatenated", "per_recording"] = "per_recording", random_state: int = 0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
         if init not in ("gmm", "kmeans", "random"):
             raise ValueError(f"HMM init must be 'gmm', 'kmeans' or 'random', got {init!r}")
         if dtype not in ("float32", "float64"):
             raise ValueError(f"HMM dtype must be 'float32' or 'float64', got {dtype!r}")
+        if sequence not in SEQUENCES:
+            raise ValueError(f"HMM sequence must be one of {SEQUENCES}, got {sequence!r}")
         if n_states < 1 or n_iter < 1:
             raise ValueError(f"HMM needs n_states >= 1 and n_iter >= 1, got {n_states} and {n_iter}")
         self.n_states, self.n_iter, self.tol, self.backend = n_states, n_iter, tol, backend
         self.var_floor, self.init, self.device, self.dtype = var_floor, init, device, dtype
-        self.random_state = random_state
+        self.sequence, self.random_state = sequence, random_state
+        self.utterance_lengths_ = None  # the training recordings' lengths, drawn from by the sampler
         self.rng = np.random.default_rng(random_state)
 
     # -- fitting ----------------------------------------------------------------------------
@@ -493,24 +524,35 @@ class GaussianHMMBase(BaseDistribution):
         lengths = sequence_lengths(lengths, len(codes))
         self._warn_if_underdetermined(*codes.shape)
         self.code_mean_, self.code_std_ = standardisation(codes, "HMM: codes")
-        Z = self._standardise(codes)
+        self.utterance_lengths_ = lengths
+        Z, chain = self._training_sequence(self._standardise(codes), lengths)
         params = self.initial_params(Z)
         self.initial_params_ = params
-        engine = (TorchEngine(Z, lengths, pick_device(self.device), self.dtype)
-                  if self.backend == "torch" else HmmlearnEngine(Z, lengths))
+        engine = (TorchEngine(Z, chain, pick_device(self.device), self.dtype)
+                  if self.backend == "torch" else HmmlearnEngine(Z, chain))
         self.params_, history = self.run_em(engine, params)
         self.loglik_history_ = np.array(history) - len(codes) * self._log_std_sum()
         self.converged_ = len(history) >= 2 and history[-1] - history[-2] < self.tol
         per_frame = self.loglik_history_ / len(codes)
-        log.info("HMM (%s, %d states, init %s) fitted on %d sequences, %d frames of dimension %d: "
+        log.info("HMM (%s, %d states, init %s) fitted on %d recordings (%s: %d chains), %d frames of dimension %d: "
                  "%d EM iterations, mean log-likelihood per frame %.4f at the start, %.4f at the "
-                 "end%s", self.backend, self.n_states, self.init, len(lengths), len(codes),
+                 "end%s", self.backend, self.n_states, self.init, len(lengths), self.sequence, len(chain), len(codes),
                  codes.shape[1], len(history), per_frame[0], per_frame[-1],
                  "" if self.converged_ else " (not converged)")
         if getattr(engine, "float64_batches", 0):
             log.info("%d E-step batches were redone in float64, where float32 would have lost precision",
                      engine.float64_batches)
         return self
+
+    def _training_sequence(self, Z, lengths):
+        """(codes, chain lengths) EM sees: "per_recording" the recordings as they are;
+        "concatenated" the recordings in an order drawn from self.rng, joined into one chain."""
+        if self.sequence == "per_recording":
+            self.fit_order_ = np.arange(len(lengths))
+            return Z, lengths
+        self.fit_order_ = self.rng.permutation(len(lengths))
+        pieces = np.split(Z, np.cumsum(lengths)[:-1])
+        return np.concatenate([pieces[i] for i in self.fit_order_]), np.array([len(Z)])
 
     def run_em(self, engine, params):
         """EM from params until n_iter or a gain below tol; returns (params, log-likelihoods,
@@ -569,24 +611,47 @@ class GaussianHMMBase(BaseDistribution):
     # -- using the fit ----------------------------------------------------------------------
 
     def sample(self, n):
-        """One sequence of n frames: (codes (n, D), the state behind each frame (n,))."""
+        """n frames: (codes (n, D), the state behind each frame (n,)); see sample_sequences."""
+        codes, states, _ = self.sample_sequences(n)
+        return codes, states
+
+    def sample_sequences(self, n):
+        """n frames as (codes (n, D), states (n,), lengths of the chains they form): one chain
+        ("concatenated", or a base that knows no training lengths), or utterances restarted from
+        the start probabilities, each as long as a training recording drawn at random, the last
+        cut at n ("per_recording")."""
         p = self.params_
+        lengths = self._utterance_lengths(n)
+        restart = np.zeros(n, dtype=bool)
+        restart[np.cumsum(lengths) - lengths] = True
         u = self.rng.random(n)
         start_cdf, trans_cdf = np.cumsum(p.startprob), np.cumsum(p.transmat, 1)
         states = np.empty(n, dtype=np.int64)
         last = self.n_states - 1  # guards a cdf that ends a rounding error below 1
         for t in range(n):
-            cdf = start_cdf if t == 0 else trans_cdf[states[t - 1]]
+            cdf = start_cdf if restart[t] else trans_cdf[states[t - 1]]
             states[t] = min(np.searchsorted(cdf, u[t] * cdf[-1], side="right"), last)
         z = p.means[states] + np.sqrt(p.variances[states]) * self.rng.standard_normal((n, p.means.shape[1]))
-        return self._destandardise(z), states
+        return self._destandardise(z), states, lengths
+
+    def _utterance_lengths(self, n):
+        if self.sequence == "concatenated" or self.utterance_lengths_ is None:
+            return np.array([n])
+        lengths, total = [], 0
+        while total < n:
+            lengths.append(min(int(self.rng.choice(self.utterance_lengths_)), n - total))
+            total += lengths[-1]
+        return np.array(lengths)
 
     def score_samples(self, codes, lengths=None):
         """log p(h_t | h_<t) per frame (the chain restarts at each sequence), shape (n,)."""
         codes = check_codes(codes, "codes scored by the HMM")
-        lengths = sequence_lengths(lengths, len(codes))
+        lengths, params = sequence_lengths(lengths, len(codes)), self.params_
+        if self.sequence == "concatenated":  # one chain, already running: its long-run state distribution
+            lengths = np.array([len(codes)])
+            params = replace(params, startprob=stationary_distribution(params.transmat))
         engine = TorchEngine(self._standardise(codes), lengths, pick_device(self.device), "float64")
-        return engine.frame_log_likelihood(self.params_) - self._log_std_sum()
+        return engine.frame_log_likelihood(params) - self._log_std_sum()
 
     def score(self, codes, lengths=None):
         """The mean per-frame log-density: the sequences' log-likelihood per frame."""
@@ -622,12 +687,17 @@ class GaussianHMMBase(BaseDistribution):
     def settings(self):
         return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
                 "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
-                "random_state": self.random_state}
+                "sequence": self.sequence, "random_state": self.random_state}
 
     def fitted_arrays(self):
         return {**vars(self.params_), **{f"start_{k}": v for k, v in vars(self.initial_params_).items()},
                 "code_mean": self.code_mean_, "code_std": self.code_std_,
-                "loglik_history": self.loglik_history_, "converged": np.array(self.converged_)}
+                "loglik_history": self.loglik_history_, "converged": np.array(self.converged_),
+                **({} if self.utterance_lengths_ is None else {"utterance_lengths": self.utterance_lengths_})}
+
+    def fitted_summary(self):
+        return {"sequence": self.sequence, "em_iterations": int(len(self.loglik_history_)),
+                "converged": bool(self.converged_)}
 
     def set_fitted(self, arrays):
         names = ("startprob", "transmat", "means", "variances")
@@ -635,4 +705,5 @@ class GaussianHMMBase(BaseDistribution):
         self.initial_params_ = HMMParams(*(arrays[f"start_{k}"] for k in names))
         self.code_mean_, self.code_std_ = arrays["code_mean"], arrays["code_std"]
         self.loglik_history_, self.converged_ = arrays["loglik_history"], bool(arrays["converged"])
+        self.utterance_lengths_ = arrays.get("utterance_lengths")  # absent: saved before utterance-wise sampling
         return self

@@ -67,29 +67,58 @@ def audio_scores_row(scores):
             **chosen}
 
 
-def audio_table(datasets, score_paths, info_paths, table_paths):
+def audio_table(datasets, score_paths, info_paths, table_paths, speech_paths=None):
     """One row per audio dataset: log-likelihood per frame under each base, held-out and on the
-    training codes; what the frame bases chose; EM's iterations; the reconstruction SNR."""
-    rows, fractions = [], set()
+    training codes; what the frame bases chose; the HMM's training sequence and EM's iterations; the
+    reconstruction SNR; and, for the datasets in `speech_paths` ({dataset: speech_scores.json}),
+    the speech scores of the generated audio and of its references (speech_row)."""
+    rows, fractions, accuracies = [], set(), set()
+    speech_paths = speech_paths or {}
     for dataset, score_path, info_path in zip(datasets, score_paths, info_paths):
         scores, info = load_json(score_path), load_json(info_path)
         validation = scores["frame_bases_validation"]
         fractions.add(validation["fraction"])
+        speech = load_json(speech_paths[dataset]) if dataset in speech_paths else None
+        if speech:
+            accuracies.add(speech["classifier_accuracy"])
         rows.append({"dataset": dataset, **audio_scores_row(scores), "gmm_source": scores["gmm_source"],
+                     "hmm_sequence": scores.get("hmm_sequence", "per_recording"),
                      "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
                      "reconstruction_snr_db": scores["reconstruction_snr_db"], "test_frames": scores["n_test_frames"],
-                     "frame_validation": validation["held_out"], "data": info["description"]})
+                     **speech_row(speech), "frame_validation": validation["held_out"],
+                     "data": info["description"]})
     in_table = [name for name in FRAME_BASE_NAMES if any(f"{name}_train" in row for row in rows)]
-    tables.write_table(rows, audio_caption(fractions, in_table), *table_paths)
+    tables.write_table(rows, audio_caption(fractions, in_table, accuracies), *table_paths)
+
+
+# the speech scores' sources (speech_scores.json keys) and their column prefixes
+SPEECH_SOURCES = {"generated": "gen", "training_recordings": "train_ref", "reconstructions": "recon_ref",
+                  "noise": "noise_ref"}
+SPEECH_SCORES = {"segments": "segments", "recognised": "recognised", "inception_score": "is",
+                 "class_entropy": "entropy", "fd": "fd", "median_seconds": "median_s", "duration_w1": "w1_s"}
+FEW_SEGMENTS = 10  # below this many generated segments the speech scores are flagged as resting on few
+
+
+def speech_row(speech):
+    """The speech columns: the held-out recordings' segment count and median duration (the target),
+    then per source (SPEECH_SOURCES) each score (SPEECH_SCORES); all empty without speech scores."""
+    held = (speech or {}).get("held_out", {})
+    row = {"real_segments": held.get("segments"), "real_median_s": held.get("median_seconds")}
+    for source, prefix in SPEECH_SOURCES.items():
+        row.update({f"{prefix}_{name}": speech[source][key] if speech else None for key, name in SPEECH_SCORES.items()})
+    few = speech and speech["generated"]["segments"] < FEW_SEGMENTS
+    row["speech_note"] = f"only {speech['generated']['segments']} generated segments" if few else None
+    return row
 
 
 FRAME_BASE_NAMES = {"flow": "a normalizing flow (flow)", "dpgmm": "a Dirichlet-process GMM (dpgmm)"}
 AUDIO_BASE_ORDER = ["hmm", "gmm", "standard_normal", *FRAME_BASE_NAMES]  # the audio table's columns
 
 
-def audio_caption(fractions, frame_bases):
+def audio_caption(fractions, frame_bases, accuracies=()):
     """The audio table's caption; `frame_bases`: the bases of config audio.frame_bases in the
-    table; `fractions`: the fractions of the training recordings they chose on."""
+    table; `fractions`: the fractions of the training recordings they chose on; `accuracies`: the
+    spoken-digit classifier's held-out accuracy behind the speech scores (none: no speech scores)."""
     caption = ("Audio: log-likelihood per frame of the autoencoder's raw codes (nats; bases that standardise the "
                "codes count the Jacobian), held-out and on the training codes (_train), under the HMM base and, "
                "without a temporal model, a diagonal GMM with as many components as states (gmm_source says "
@@ -102,8 +131,24 @@ def audio_caption(fractions, frame_bases):
                     "which they choose (the flow its epoch: flow_best_epoch); their _train scores are on all the "
                     "training codes, the held-out recordings included; dpgmm_components_kept: the DPGMM's "
                     "components with weight above its threshold")
-    return caption + (". EM iterations run (em_converged: the gain fell below tol); the autoencoder's "
-                      "reconstruction SNR on held-out audio.")
+    caption += (". hmm_sequence: the HMM's training sequence (concatenated: the recordings joined into one chain, "
+                "held-out recordings scored as the chain continues; per_recording: one chain each). EM iterations "
+                "run (em_converged: the gain fell below tol); the autoencoder's reconstruction SNR on held-out audio.")
+    if not accuracies:
+        return caption
+    accuracy = " or ".join(f"{a:.1%}" for a in sorted(accuracies))
+    return caption + (
+        " Speech scores (FSDD datasets): audio cut into segments by an energy voice-activity detector, each "
+        f"segment judged by a spoken-digit classifier ({accuracy} accurate on the held-out speaker's recordings): "
+        "recognised, the share recognised as the trained digit (single-digit datasets); is and entropy, the "
+        "inception score and the entropy (nats) of the mean class distribution; fd, the Fréchet distance in "
+        "the classifier's penultimate features to the held-out speaker's recordings; median_s, the median "
+        "segment duration (s), and w1_s its Wasserstein-1 distance to the durations of the held-out recordings "
+        "joined and cut alike (real_segments, real_median_s). gen_: the generated audio; train_ref_: as many "
+        "training recordings as held-out ones, joined (the floor); recon_ref_: the autoencoder's "
+        "reconstructions of the held-out recordings (the decoder's ceiling: no base can beat it); noise_ref_: "
+        f"noise with the training chunks' average spectrum. speech_note flags fewer than {FEW_SEGMENTS} "
+        "generated segments.")
 
 
 def which_base_table(runs, references, table_paths, by_k_paths):

@@ -207,27 +207,41 @@ def _sequences(x, lengths):
 
 
 def generate_audio(model_path, base_path, seconds, hop, wav_path, codes_path):
-    """Sample a code sequence from the base, decode each chunk, overlap-add into a WAV."""
+    """Sample codes from the base, decode each chunk, overlap-add each chain the base sampled (one,
+    or utterance by utterance) and join them back to back, as the data's recordings are, into a WAV."""
     model, base = load_model(model_path), load_base(base_path)
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
-    codes, states = base.sample(n_frames)
+    if hasattr(base, "sample_sequences"):
+        codes, states, lengths = base.sample_sequences(n_frames)
+    else:
+        (codes, states), lengths = base.sample(n_frames), np.array([n_frames])
     with torch.no_grad():
         chunks = model.decode(torch.as_tensor(codes, dtype=torch.float32)).numpy()
-    wave = audio.overlap_add(chunks, hop)
+    wave = np.concatenate([audio.overlap_add(part, hop) for part in _sequences(chunks, lengths)])
     peak = np.abs(wave).max()
-    log.info("generated %.1f s (%d frames, %d distinct states), peak %.3f", len(wave) / audio.SAMPLE_RATE,
-             n_frames, len(np.unique(states)) if states is not None else 0, peak)
+    log.info("generated %.1f s (%d frames in %d chains, %d distinct states), peak %.3f",
+             len(wave) / audio.SAMPLE_RATE, n_frames, len(lengths),
+             len(np.unique(states)) if states is not None else 0, peak)
     audio.write_wav(wav_path, wave / max(peak, 1e-8) * 0.9)
-    save_npz(codes_path, codes=codes, states=states if states is not None else np.zeros(0))
+    save_npz(codes_path, codes=codes, states=states if states is not None else np.zeros(0), lengths=lengths)
+
+
+def waves(chunks, lengths, hop):
+    """The recordings (lengths in chunks, back to back) overlap-added back into waves."""
+    return [audio.overlap_add(part, hop) for part in _sequences(chunks, lengths)]
+
+
+def reconstruct(model, x):
+    """The autoencoder's reconstruction of chunks x, in batches of ~512."""
+    with torch.no_grad():
+        return torch.cat([model.reconstruct(torch.as_tensor(b))
+                          for b in np.array_split(x, max(1, len(x) // 512))]).numpy()
 
 
 def reconstruction_snr(model, x, lengths, hop):
     """SNR (dB) of the autoencoder's overlap-added reconstruction of whole recordings."""
-    with torch.no_grad():
-        recon = torch.cat([model.reconstruct(torch.as_tensor(b)) for b in np.array_split(x, max(1, len(x) // 512))])
     signal = noise = 0.0
-    for original, rebuilt in zip(_sequences(x, lengths), _sequences(recon.numpy(), lengths)):
-        s, r = audio.overlap_add(original, hop), audio.overlap_add(rebuilt, hop)
+    for s, r in zip(waves(x, lengths, hop), waves(reconstruct(model, x), lengths, hop)):
         signal += float((s.astype(np.float64) ** 2).sum())
         noise += float(((s - r).astype(np.float64) ** 2).sum())
     return 10 * np.log10(signal / noise)
@@ -262,7 +276,8 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     diagonal GMM with as many components as states (with init "gmm", the very GMM the HMM started
     from, so on training codes the HMM cannot score below it), an N(0, I) base on standardised
     codes and the `frame_bases` ({name: settings}; fit_frame_bases); EM's iterations; the
-    autoencoder's reconstruction SNR."""
+    autoencoder's reconstruction SNR. The HMM scores recordings as its training sequence says
+    (hmm_sequence): one chain each, or joined as its one chain continues."""
     model, hmm = load_model(model_path), load_base(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
@@ -288,7 +303,8 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,
               "n_test_frames": int(len(test)), "n_test_sequences": int(len(data["lengths_test"])),
               "gmm_components": hmm.n_states, "gmm_covariance": "diag", "gmm_source": gmm_source,
-              "hmm_init": hmm.init, "em_iterations": int(len(hmm.loglik_history_)),
+              "hmm_init": hmm.init, "hmm_sequence": getattr(hmm, "sequence", "per_recording"),
+              "em_iterations": int(len(hmm.loglik_history_)),
               "em_converged": bool(hmm.converged_), "frame_bases": frame_facts,
               "frame_bases_validation": {"fraction": validation_fraction, "held_out": frame_validation},
               "reconstruction_snr_db": float(reconstruction_snr(model, data["x_test"], data["lengths_test"], hop))}
