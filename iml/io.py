@@ -21,7 +21,7 @@ def remove_stale_parts(path):
     for stale in path.parent.glob(f".{path.name}.*.part*"):
         try:
             fd = os.open(stale, os.O_RDONLY)
-        except FileNotFoundError:  # its writer finished meanwhile
+        except OSError:  # its writer finished meanwhile, or it is not ours to read: left alone
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -40,6 +40,8 @@ def workdir(tmp_path_factory):
     ({"algorithms": {"wgan_dcgan": {"model": {"critic_nrom": "layer"}}}},
      r"Additional properties are not allowed \('critic_nrom'.*\['wgan_dcgan'\]\['model'\]"),
     ({"algorithms": {"iml": {"model": {"tanh_bound": 1.5}}}}, r"1.5 is greater than or equal to the maximum of 1"),
+    # iml/config_checks.py's checks (each tested in-process by tests/test_config_checks.py) run before any job
+    ({"seeds": [4294967296]}, r"config: seeds: seed 4294967296 is outside 0..4294967295"),
 ])
 def test_bad_config_is_refused_before_any_job(workdir, override, expected):
     (workdir / "bad.yaml").write_text(yaml.safe_dump(override))

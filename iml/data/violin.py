@@ -47,7 +47,7 @@ def make_splits(path, test_fraction, chunk=800, hop=400):
         raise audio.AudioFormatError(
             f"{path}: {len(wave)} samples ({len(wave) / audio.SAMPLE_RATE:.2f} s) make {len(frames)} chunk(s), "
             f"{n_test} of them held out for testing (test_fraction {test_fraction}), leaving fewer than "
-            f"{MIN_TRAIN_CHUNKS} to train on; the violin source needs at least {shortest} samples "
+            f"{MIN_TRAIN_CHUNKS} to train on; the violin source (data.violin.source) needs at least {shortest} samples "
             f"({shortest / audio.SAMPLE_RATE:.2f} s)")
     x_train, x_test = frames[:-n_test], frames[-n_test:]
     arrays = {"x_train": x_train, "lengths_train": np.array([len(x_train)]),
