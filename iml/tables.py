@@ -65,7 +65,7 @@ def _per_run(runs):
         "has_likelihood": run.get("likelihood") is not None,
         "r": (run.get("likelihood") or {}).get("pearson_r"),
         "r_no_sigmoid": (run.get("likelihood") or {}).get("pearson_r_without_sigmoid"),
-        "near_copy": (run.get("memorisation") or {}).get("near_copy_fraction"),
+        "near_copy": _dig(run, ("memorisation", "near_copy_fraction"), 100.0),
     } for run in runs])
 
 
@@ -200,7 +200,7 @@ def table1_headers(table, settings):
         "K_standard": "K (selected on the validation split)",
         "kde_standard": "KDE standard convention (log-mean), test score at that K",
         "kde_standard_spread": "± " + _one_kind(table, "kde_standard_spread_is"),
-        "near_copy": "near-copies at the paper's K (fraction of samples)",
+        "near_copy": "near-copies at the paper's K (% of samples)",
         "n_seeds": "seeds",
     }
     if "near_copy" not in table[0]:  # runs older than the memorisation audit
@@ -231,7 +231,7 @@ def captions(dataset, runs, summary, table, base_notes=None):
     return by_k, table1
 
 
-NEAR_COPIES = (" Near-copies: the fraction of samples nearer a training image than the 1st percentile of the test "
+NEAR_COPIES = (" Near-copies: the percentage of samples nearer a training image than the 1st percentile of the test "
                "images' nearest-training distances, mean over seeds.")
 
 
@@ -328,13 +328,16 @@ WHICH_BASE_SCORES = {  # key -> (shown name, where in a run's results)
     "fid": ("FID", ("quality", "fid")),
     "precision": ("precision", ("quality", "precision")),
     "recall": ("recall", ("quality", "recall")),
-    "near_copy": ("near-copies", ("memorisation", "near_copy_fraction")),
+    "near_copy": ("near-copies (% of samples)", ("memorisation", "near_copy_fraction")),
     "c_t": ("C_T", ("memorisation", "c_t")),
     "fit_seconds": ("base fit (s)", ("base", "fit_seconds")),
 }
 
 
-def _dig(run, path):
+PERCENT = {"near_copy"}  # fractions shown as percentages: a near-copy fraction is often under 0.01
+
+
+def _dig(run, path, scale=1.0):
     """The value at `path` in a run's results; None when that result does not apply to the run
     (no likelihood.json for a model without Eq. 6) or was not computed (a summary older than the
     measure). A NaN stays NaN: it is a result."""
@@ -343,7 +346,7 @@ def _dig(run, path):
         if value is None:
             return None
         value = value.get(key)
-    return None if value is None else float(value)
+    return None if value is None else scale * float(value)
 
 
 def base_choice(base):
@@ -384,7 +387,8 @@ def which_base_by_k(runs):
         if not np.isfinite(row["validation"]):  # K could not be selected: say so rather than skip this K
             raise ValueError(f"{algorithm}/K{k}: the standard KDE's validation score is {row['validation']}")
         for key, (_, path) in WHICH_BASE_SCORES.items():
-            row[key], row[f"{key}_std"] = _over_seeds([_dig(r, path) for r in group])
+            scale = 100.0 if key in PERCENT else 1.0
+            row[key], row[f"{key}_std"] = _over_seeds([_dig(r, path, scale) for r in group])
         rows.append(row)
     return rows
 
@@ -441,7 +445,7 @@ def which_base_caption(runs, quality, every_k=False):
             f"standard: {d['standard']}. FID and precision/recall (k = 3) in the penultimate features of a "
             f"classifier trained on the training split (test accuracy {100 * quality['classifier_test_accuracy']:.2f}%),"
             f" {quality['n_samples']} samples against the {quality['n_real']} test images; the references are "
-            f"scored the same way. Near-copies: the fraction of samples nearer a training image than the "
+            f"scored the same way. Near-copies: the percentage of samples nearer a training image than the "
             f"1st percentile of the test images' nearest-training distances; C_T: Meehan et al. (2020)'s "
             f"data-copying statistic over k-means cells of the training images (below 0: samples closer to the "
             f"training images than test images are); both – where not computed. "

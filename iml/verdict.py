@@ -133,11 +133,14 @@ def measure_correlation(m, results):
     check_poolable(runs)
     by_k = pd.DataFrame([{"K": r["K"], "r": r["likelihood"][m["key"]]} for r in runs]).groupby("K")["r"]
     means, seeds = by_k.mean(), by_k.size()
-    worst = means.idxmin()
     n = sorted(set(seeds))
     counted = f"mean over {'/'.join(map(str, n))} seeds" if max(n) > 1 else "single run per K"
-    return (f"{m['key']} from {means.min():.2f} (K {worst}) to {means.max():.2f} over K "
-            f"{', '.join(map(str, means.index))}; {counted}"), bool((means > 0).all())
+    if len(means) == 1:
+        shown = f"{m['key']} {means.iloc[0]:.2f} at K {means.index[0]}"
+    else:
+        shown = (f"{m['key']} from {means.min():.2f} (K {means.idxmin()}) to {means.max():.2f} over K "
+                 f"{', '.join(map(str, means.index))}")
+    return f"{shown}; {counted}", bool((means > 0).all())
 
 
 def measure_toy_modes(m, results):
@@ -213,9 +216,15 @@ def provenance_lines(runs):
         return [f"- no provenance recorded in any of the {total} run summaries (they predate it): commit, package "
                 "versions, device and settings are unknown"]
     lines = [f"- {len(found)} of {total} run summaries record their provenance"]
-    for key in PROVENANCE_KEYS:
+    for key in PROVENANCE_KEYS[:-1]:
         values = sorted({_shown(p.get(key)) for p in found})
         lines.append(f"- {key}: {'; '.join(values)}")
+    hashes = {}  # one per algorithm and dataset when its seeds pool (check_poolable)
+    for dataset, rs in sorted(runs.items()):
+        for r in rs:
+            if (p := provenance_of(r)) is not None:
+                hashes.setdefault(f"{dataset}/{r['algorithm']}", set()).add(p["settings_hash"])
+    lines.append("- settings_hash: " + "; ".join(f"{name} {', '.join(sorted(h))}" for name, h in sorted(hashes.items())))
     return lines
 
 

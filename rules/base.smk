@@ -18,5 +18,6 @@ rule fit_base:
     params:
         name=base_name,
         settings=base_settings,
+        run=run_settings,
     script:
         "../workflow_scripts/fit_base.py"

@@ -3,6 +3,7 @@ C_T strongly negative; fresh images are near-copies about 1% of the time and C_T
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from iml.bases import build_base
 from iml.metrics import memorisation
@@ -44,6 +45,10 @@ def test_mann_whitney_z_sign():
     small, large = np.arange(30.0), np.arange(30.0) + 100
     assert memorisation.mann_whitney_z(small, large) < -6 < 6 < memorisation.mann_whitney_z(large, small)
     assert memorisation.mann_whitney_z(small, small) == 0.0
+    rng = np.random.default_rng(0)  # with ties: the U of scipy's test, z-scored under the null
+    a, b = np.round(rng.normal(size=300), 1), np.round(rng.normal(0.2, 1, size=400), 1)
+    u = stats.mannwhitneyu(a, b).statistic
+    assert memorisation.mann_whitney_z(a, b) == pytest.approx((u - 300 * 400 / 2) / np.sqrt(300 * 400 * 701 / 12))
 
 
 def test_gmm_component_on_two_codes_is_found(splits):

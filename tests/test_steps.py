@@ -63,6 +63,7 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
     fitted = json.loads((run / "base.json").read_text())
     assert fitted["base"] == "gmm" and fitted["n_components"] == 3 and fitted["fit_seconds"] > 0
     assert fitted["n_codes"] == SIZES["train"] and fitted["n_validation_codes"] == SIZES["validation"]
+    assert fitted["provenance"]["settings_hash"] and fitted["provenance"]["device"] == "cpu"
     evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"])
     samples = np.load(run / "samples.npz")
     assert samples["samples"].shape == (400, 784) and 0 <= samples["samples"].min() <= samples["samples"].max() <= 1

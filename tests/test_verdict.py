@@ -71,7 +71,7 @@ def test_refuses_to_pool_seeds_with_different_settings(tmp_path):
     _stamp(root / "mnist" / "iml" / "K20" / "seed1", "1111")
     rows, provenance = verdict.verdict(root, claims)
     assert rows[0]["verdict"] == "FAIL" and "std over 2 seeds" in rows[0]["ours"]
-    assert "- settings_hash: 1111" in provenance and "- versions: torch 2.13.0" in provenance
+    assert "- settings_hash: mnist/iml 1111" in provenance and "- versions: torch 2.13.0" in provenance
     _stamp(root / "mnist" / "iml" / "K20" / "seed1", "2222")
     with pytest.raises(ValueError, match=r"iml/K20: refusing to pool seeds .*seed 0: 1111, seed 1: 2222"):
         verdict.verdict(root, claims)

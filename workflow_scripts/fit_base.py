@@ -11,4 +11,6 @@ train.fit_base(
     seed=int(snakemake.wildcards.seed),
     base_path=snakemake.output.base,
     summary_path=snakemake.output.summary,
+    run_settings=snakemake.params.run,
+    device=snakemake.config["device"],  # where to compute is not a result parameter
 )

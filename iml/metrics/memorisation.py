@@ -15,7 +15,6 @@ windows and recall, so the scores need this beside them.
 
 import numpy as np
 import torch
-from scipy import stats
 
 
 def nearest_distances(queries, reference, block=1024):
@@ -42,8 +41,9 @@ def mann_whitney_z(generated, test):
     """Z-score of the Mann-Whitney U of `generated` against `test` (ties counted half) under the
     null of one distribution: negative when the generated values tend to be smaller."""
     m, n = len(generated), len(test)
-    ranks = stats.rankdata(np.concatenate([generated, test]))
-    u = ranks[:m].sum() - m * (m + 1) / 2  # pairs with generated > test
+    ordered = np.sort(test)
+    below, up_to = np.searchsorted(ordered, generated, "left"), np.searchsorted(ordered, generated, "right")
+    u = float((below + 0.5 * (up_to - below)).sum())  # pairs with generated > test, ties half
     return float((u - m * n / 2) / np.sqrt(m * n * (m + n + 1) / 12))
 
 
@@ -93,9 +93,11 @@ def small_components(base, codes, at_most=2):
     mixture = getattr(base, "mixture", None)
     if mixture is None:
         return None
+    from scipy.special import chdtri  # the chi-square quantile, without scipy.stats' import cost
+
     covariances = base.full_covariances()
     inside = []
-    bound = stats.chi2.ppf(0.95, codes.shape[1])
+    bound = chdtri(codes.shape[1], 0.05)  # chi2.ppf(0.95, K)
     for mean, cov in zip(mixture.means_, covariances):
         diff = codes - mean
         squared = np.einsum("ij,ij->i", diff, np.linalg.solve(cov, diff.T).T)  # Mahalanobis²

@@ -45,10 +45,14 @@ def encode(model, x, batch=4096):
                                for i in range(0, len(x), batch)])
 
 
-def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, summary_path):
+def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, summary_path, run_settings=None,
+             device="cpu"):
     """The base fitted on the training codes; a base that chooses something (the GMM's number of
     components, a bandwidth, the flow's epoch) chooses on the validation split's codes. The
-    summary records what it chose and the fit's seconds."""
+    summary records what it chose, the fit's seconds and its provenance (`run_settings`: what
+    produced the run, iml.provenance)."""
+    from iml.provenance import provenance
+
     model = load_model(model_path)
     base = build_base(base_name, base_settings, seed)
     if hasattr(model, "encode"):
@@ -67,7 +71,8 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
     seconds = time.perf_counter() - started
     save_base(base_path, base_name, base)
     save_json(summary_path, {"base": base_name, **base.fitted_summary(), "fit_seconds": seconds,
-                             "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", []))})
+                             "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", [])),
+                             "provenance": provenance(run_settings, pick_device(device))})
 
 
 def _has_split(data_dir, name):
