@@ -127,7 +127,7 @@ def fsdd_digit0(shared_data, tmp_path_factory):
 @pytest.fixture(scope="session")
 def workflow_dir(tmp_path_factory, mirror_url, shared_data):
     """One copy of the workflow, downloading through the mirror on 127.0.0.1 (the sample faces as
-    CELEB-A): the runs of one test run share it, and with it the raw downloads, which every
+    CELEB-A): every workflow run of the tests shares it, and with it the raw downloads, which every
     results_dir shares (data.download_dir)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     write_mirror_config(workdir, mirror_url, celeba_folder(shared_data, tmp_path_factory.mktemp("c") / "faces"))

@@ -60,7 +60,8 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
     assert fitted["n_codes"] == SIZES["train"] and fitted["n_validation_codes"] == SIZES["validation"]
     evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"])
     samples = np.load(run / "samples.npz")
-    assert samples["samples"].shape == (400, 784) and 0 <= samples["samples"].min() <= samples["samples"].max() <= 1
+    # the output sigmoid has linear tails (sigmoid_invt): a sample may pass 0 or 1 by a hair
+    assert samples["samples"].shape == (400, 784) and -0.01 < samples["samples"].min() <= samples["samples"].max() < 1.01
     assert set(np.unique(samples["components"])) <= {0, 1, 2} and (run / "samples.png").stat().st_size > 0
 
     kde_settings = {"block_rows": 128, "block_cols": 256, "paper": {"sigma": 0.2, "n_per_draw": 100, "n_draws": 4},
@@ -123,7 +124,7 @@ def test_figure_4_shows_the_nearest_sample_under_each_test_image(mnist_dir, tmp_
     shown = []
     monkeypatch.setattr(figures.plots, "image_rows", lambda rows, labels, paths: shown.append((rows, labels)))
     samples = data.load_split(mnist_dir, "train", limit=600)
-    components = np.arange(600) % 3
+    components = np.random.default_rng(0).permutation(np.repeat([0, 1, 2], [300, 200, 100]))
     save_npz(tmp_path / "iml.npz", samples=samples, components=components)
     save_npz(tmp_path / "vae.npz", samples=samples[::-1].copy(), components=components)
     figures.figure_nearest(mnist_dir, [tmp_path / "iml.npz", tmp_path / "vae.npz"], ["iml", "vae"], 6, 0,
@@ -136,5 +137,5 @@ def test_figure_4_shows_the_nearest_sample_under_each_test_image(mnist_dir, tmp_
     for row in rows[1:]:
         expected = samples[np.argmin(((chosen[:, None] - samples[None]) ** 2).sum(-1), 1)]
         np.testing.assert_array_equal(row.reshape(6, 784), expected)
-    assert group_labels == ["component 0", "component 1"]  # 200 samples each: the first two by count
+    assert group_labels == ["component 0", "component 1"]  # the two most frequent, most first
     np.testing.assert_array_equal(groups[1].reshape(-1, 784), samples[components == 1][:6])
