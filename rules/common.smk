@@ -1,110 +1,11 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from iml.models import MODELS, family_of, spec
+from iml.config_checks import check_config
+from iml.models import MODELS, family_of
 
 validate(config, "../schemas/config.schema.yaml")
-
-
-def check_config():
-    """Cross-field checks the schema cannot express; fail before any job runs."""
-    ev = config["evaluate"]
-    paper = ev["kde"]["paper"]
-    needed = {
-        "evaluate.kde.paper.n_per_draw x n_draws": paper["n_per_draw"]
-        * paper["n_draws"],
-        "evaluate.kde.standard.n_samples": ev["kde"]["standard"]["n_samples"],
-    }
-    for key, n in needed.items():
-        if n > ev["n_samples"]:
-            raise ValueError(
-                f"config: {key} needs {n} generated samples but evaluate.n_samples is {ev['n_samples']}"
-            )
-    grid = ev["kde"]["standard"]["sigma_grid"]
-    if grid["min"] > grid["max"]:
-        raise ValueError(
-            "config: evaluate.kde.standard.sigma_grid.min is larger than its max"
-        )
-    if config["data"]["celeba"]["source"] and not any(
-        spec(a, config["algorithms"]).family == "iml"
-        for a in config["celeba"]["algorithms"]
-    ):
-        raise ValueError(
-            "config: celeba.algorithms needs iml_dcgan (Fig. 5 groups its samples)"
-        )
-    if config["figures"]["nearest"]["K"] not in config["mnist"]["K"]:
-        raise ValueError("config: figures.nearest.K must be one of mnist.K")
-    for dataset in config["audio"]["run"]:
-        if dataset not in config["audio"]["datasets"]:
-            raise ValueError(
-                f"config: audio.run names {dataset!r} but audio.datasets.{dataset} is missing"
-            )
-    for key in ("algorithms", "bases"):
-        for algorithm in config["mnist"][key]:
-            if algorithm not in config["algorithms"]:
-                raise ValueError(
-                    f"config: mnist.{key} names {algorithm!r} but algorithms.{algorithm} is missing"
-                )
-    check_which_base_config()
-    check_data_config()
-
-
-def check_which_base_config():
-    """The which-base experiment compares bases on IML's own autoencoders."""
-    bases = config["mnist"]["bases"]
-    others = [a for a in bases if config["algorithms"][a].get("model_of", a) != "iml"]
-    if others:
-        raise ValueError(
-            f"config: mnist.bases {others} do not use IML's trained model (model_of: iml): "
-            "the which-base experiment compares bases on the same autoencoders"
-        )
-    ks = config["mnist"].get("bases_K") or config["mnist"]["K"]
-    if not set(ks) <= set(config["mnist"]["K"]):
-        raise ValueError(
-            f"config: mnist.bases_K {sorted(set(ks) - set(config['mnist']['K']))} not in mnist.K"
-        )
-    k = config["figures"]["which_base"]["K"]
-    if bases and k is not None and k not in ks:
-        raise ValueError(
-            f"config: figures.which_base.K ({k}) must be one of mnist.bases_K, or of mnist.K when that is "
-            "null (or null: the first of them)"
-        )
-
-
-def check_data_config():
-    """Settings that would fail late or silently in a data or training job."""
-    from pathlib import Path
-
-    from iml.data.mnist import split_counts
-
-    mnist = config["data"]["mnist"]
-    try:
-        split_counts(mnist["pool"], mnist["sizes"])
-    except ValueError as err:
-        raise ValueError(f"config: data.mnist: {err}") from None
-    chunk = config["audio"]["chunk"]
-    if chunk["hop"] > chunk["size"]:
-        raise ValueError(
-            f"config: audio.chunk.hop ({chunk['hop']}) is larger than audio.chunk.size "
-            f"({chunk['size']}): samples between chunks would be lost"
-        )
-    hidden = config["algorithms"].get("iml", {}).get("model", {}).get("hidden", 600)
-    too_large = [k for k in config["mnist"]["K"] if k > hidden]
-    if "iml" in config["mnist"]["algorithms"] and too_large:
-        raise ValueError(
-            f"config: mnist.K {too_large} larger than algorithms.iml.model.hidden ({hidden}): "
-            "the invertible perceptron needs K <= hidden"
-        )
-    # results only (a download cache linked in from a shared disk is fine)
-    project, resolved = Path.cwd().resolve(), Path(config["results_dir"]).resolve()
-    if not resolved.is_relative_to(project):
-        raise ValueError(
-            f"config: results_dir {config['results_dir']!r} resolves to {resolved} "
-            f"(through a symbolic link), outside the project folder {project}"
-        )
-
-
-check_config()
+check_config(config)
 
 R = config["results_dir"]
 DL = config["data"]["download_dir"]
