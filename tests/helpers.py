@@ -40,6 +40,71 @@ def fetch_test_data(cache, sources, retries=2, timeout=30):
     return cache
 
 
+# small settings of the bases fitted on codes: every fit takes a second or so
+QUICK_BASES = {
+    "standard_normal": {},
+    "gaussian": {},
+    "gmm": {"n_components": "auto", "n_components_grid": [1, 2, 4]},
+    "dpgmm": {"max_components": 8},
+    "kde": {},
+    "flow": {"transforms": 2, "hidden_features": [32, 32], "epochs": 5},
+}
+
+
+def assert_kept_the_best_epoch(flow, validation):
+    """A fitted flow base kept the epoch of highest validation log-likelihood (its history's
+    arg-max), its restored weights give that score on the validation codes, and it stopped
+    `patience` epochs after that epoch unless the epoch cap came first."""
+    import numpy as np
+
+    history = flow.history_[:, 1]
+    assert flow.best_epoch_ == int(np.argmax(history)) + 1
+    # the history is of standardised codes: code-space scores add the standardisation's Jacobian
+    restored = flow.score(validation) + np.log(flow.code_std_).sum()
+    assert abs(restored - history.max()) < 1e-4 * max(1.0, abs(history.max()))
+    assert len(history) == min(flow.epochs, flow.best_epoch_ + flow.patience)
+
+
+def skip_or_fail(reason):
+    """Skip where a dependency or data copy may be missing, but fail under CI, which installs every
+    dependency and holds every data copy: there a missing one is a broken setup, not a reason to pass."""
+    import pytest
+
+    (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+
+
+def import_or_skip(module):
+    """The module, or a skip naming it (a failure under CI)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        skip_or_fail(f"{module} cannot be imported: {err}")
+
+
+def celeba_missing(shared_data):
+    """Why the real CELEB-A sample faces cannot be used here (OpenCV or the sample absent: CelebA
+    cannot be fetched, so only a data copy has it), or None when they can."""
+    import importlib.util
+
+    if importlib.util.find_spec("cv2") is None:
+        return "OpenCV (cv2) is not installed"
+    for sub in ("img_align_celeba", "test_256x256"):
+        folder = shared_data / "celeba_sample" / sub
+        if not (folder.is_dir() and any(folder.glob("*.jpg"))):
+            return f"no CelebA sample faces at {folder} (CelebA cannot be fetched; set IML_SHARED_DATA)"
+    return None
+
+
+def celeba_sample_or_skip(shared_data):
+    """The real CELEB-A sample folder, or a skip saying why not (a failure under CI)."""
+    reason = celeba_missing(shared_data)
+    if reason:
+        skip_or_fail(reason)
+    return shared_data / "celeba_sample"
+
+
 def local_or_fetched_data(local=SHARED_DATA, cache=TEST_CACHE, sources=None):
     """The local data copy when there is one (CI must have it), else the fetched cache; a skip
     saying why when neither can be had because the network is unreachable."""
@@ -157,3 +222,30 @@ def latex_cells(text):
     body = text[text.index(r"\toprule"):text.index(r"\bottomrule")]
     return [[cell.strip() for cell in line.removesuffix(r"\\").split(" & ")] for line in body.splitlines()
             if " & " in line]
+
+
+QUICK_RUN = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
+VIOLIN = {"source": "john-garner_bwv1002_mov6.mp3", "md5": "c65f020ff7cfca8e339b99078ccf9286"}
+
+
+def write_mirror_config(workdir, mirror_url, celeba=None):
+    """Everything through the mirror on 127.0.0.1, the violin piece included; CELEB-A images
+    (user-supplied, never downloaded) from a local folder when given."""
+    import yaml
+
+    data = {"mirror": mirror_url, "violin": VIOLIN}
+    if celeba:
+        data["celeba"] = {"source": str(celeba)}
+    (workdir / "mirror.yaml").write_text(yaml.safe_dump({"data": data}))
+
+
+def celeba_folder(shared_data, dest):
+    """The 62 real sample faces (aligned 178x218 and 256x256 test-split images) in one folder;
+    None where the data has no faces (fetched on a fresh machine: CelebA cannot be)."""
+    images = sorted((shared_data / "celeba_sample").glob("*/*.jpg"))
+    if not images:
+        return None
+    dest.mkdir()
+    for image in images:
+        (dest / image.name).write_bytes(image.read_bytes())
+    return dest

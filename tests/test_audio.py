@@ -9,8 +9,9 @@ import torch
 
 from iml.data import audio, fsdd
 from iml.data.download import DownloadError
-from iml.models import build_model
-from iml.training import seed_everything, train
+from iml.models import load_model
+from iml.steps.train import encode
+from tests.helpers import assert_kept_the_best_epoch
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +111,16 @@ def test_fetch_through_the_mirror_checks_every_recording(mirror_url, tmp_path, m
                         raw_url=f"{mirror_url}/fsdd")  # GitHub's stand-in has the same file
 
 
-def test_conv_autoencoder_trains_on_real_chunks(recordings, tmp_path):
-    arrays, _ = fsdd.make_splits(fsdd.recordings(recordings, fsdd.manifest()), [5], 40, ["theo"], seed=0)
-    seed_everything(0)
-    model = build_model("iml_audio", 80, 800, {"channels": [8, 16]})
-    x = torch.as_tensor(arrays["x_train"])
-    assert model.encode(x).shape == (len(x), 80) and model.reconstruct(x).shape == x.shape
-    history = train(model, arrays["x_train"], {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0},
-                    tmp_path / "c.pt", torch.device("cpu"))
-    assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+def test_conv_autoencoder_trains_on_real_chunks(fsdd_digit0):
+    """The suite's digit-0 autoencoder (tests/conftest.py), trained by the workflow's step: its loss
+    fell, and it codes each 800-sample chunk as 80 numbers and decodes them back."""
+    _, model_path, arrays = fsdd_digit0
+    with open(model_path.parent / "loss.csv") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert len(losses) == 4 and losses[-1] < 0.7 * losses[0]
+    model = load_model(model_path)
+    x = torch.as_tensor(arrays["x_train"][:100])
+    assert model.encode(x).shape == (100, 80) and model.reconstruct(x).shape == x.shape
 
 
 # -- audio_scores: the frame-wise bases beside the HMM, on real codes -----------------------------
@@ -128,26 +130,24 @@ FRAME_BASES = {"flow": {"hidden_features": [64, 64], "epochs": 20, "batch_size":
 
 
 @pytest.fixture(scope="module")
-def digit0_run(recordings, tmp_path_factory):
-    """FSDD digit 0 as the workflow splits it (60 training recordings, speaker theo held out),
-    a small conv autoencoder trained 4 epochs and a 4-state HMM on its codes."""
+def digit0_run(recordings, fsdd_digit0, tmp_path_factory):
+    """FSDD digit 0 as the workflow splits it with 60 training recordings (speaker theo held out),
+    coded by the suite's digit-0 autoencoder (tests/conftest.py), and a 4-state HMM on its codes."""
     from iml.io import save_json, save_npz
     from iml.steps import train as steps
 
-    data_dir, run = tmp_path_factory.mktemp("fsdd_digit0"), tmp_path_factory.mktemp("run")
+    _, model_path, _ = fsdd_digit0
+    data_dir, run = tmp_path_factory.mktemp("fsdd_digit0_60"), tmp_path_factory.mktemp("run")
     arrays, info = fsdd.make_splits(fsdd.recordings(recordings, fsdd.manifest()), [0], 60, ["theo"], seed=0)
     save_npz(data_dir / "splits.npz", **arrays)
     save_json(data_dir / "splits.json", info)
-    settings = {"model": {"channels": [8, 16]}, "train": {"epochs": 4, "batch_size": 64, "lr": 1e-3}}
-    steps.train_model(data_dir, "iml_audio", 80, settings, 0, "cpu", run / "model.pt", run / "loss.csv",
-                      [run / "loss.png"], run / "train.ckpt")
-    steps.fit_base(data_dir, run / "model.pt", "hmm", {"n_states": 4, "n_iter": 5, "device": "cpu"}, 0,
+    steps.fit_base(data_dir, model_path, "hmm", {"n_states": 4, "n_iter": 5, "device": "cpu"}, 0,
                    run / "base.npz", run / "base.json")
-    return data_dir, run, arrays
+    return data_dir, model_path, run, arrays
 
 
 def test_held_out_recordings_are_whole_seeded_and_never_all(digit0_run):
-    _, _, arrays = digit0_run
+    *_, arrays = digit0_run
     lengths = arrays["lengths_train"]
     held, note = audio.hold_out_recordings(lengths, 0.1, seed=3)
     per_recording = np.split(held, np.cumsum(lengths)[:-1])
@@ -167,8 +167,8 @@ def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_r
     from iml.io import load_json
     from iml.steps import aggregate, evaluate
 
-    data_dir, run, arrays = digit0_run
-    evaluate.audio_scores(data_dir, run / "model.pt", run / "base.npz", 400, 0, tmp_path / "scores.json",
+    data_dir, model_path, run, arrays = digit0_run
+    evaluate.audio_scores(data_dir, model_path, run / "base.npz", 400, 0, tmp_path / "scores.json",
                           FRAME_BASES, 0.1)
     scores = load_json(tmp_path / "scores.json")
     held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
@@ -179,7 +179,12 @@ def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_r
         assert training[name] > training["standard_normal"] + 10, name
         assert held_out[name] > held_out["standard_normal"], name
     flow, dpgmm = scores["frame_bases"]["flow"], scores["frame_bases"]["dpgmm"]
-    assert 1 <= flow["best_epoch"] <= 20 and 1 <= dpgmm["components_kept"] <= 5
+    assert 1 <= dpgmm["components_kept"] <= 5
+    # the step's flow, refitted as the step fits it: it kept its best validation epoch
+    codes, lengths = encode(load_model(model_path), arrays["x_train"]), arrays["lengths_train"]
+    bases, facts, _ = evaluate.fit_frame_bases({"flow": FRAME_BASES["flow"]}, codes, lengths, 0.1, 0)
+    assert facts["flow"]["best_epoch"] == flow["best_epoch"] and facts["flow"]["validation"] == flow["validation"]
+    assert_kept_the_best_epoch(bases["flow"], codes[audio.hold_out_recordings(lengths, 0.1, 0)[0]])
     assert flow["fit_codes"] > flow["validation"]  # the codes it trained on, better than those it stopped on
     assert scores["frame_bases_validation"]["held_out"].startswith("6 of the 60 training recordings")
 

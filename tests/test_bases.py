@@ -12,16 +12,37 @@ def two_clusters():
     return np.concatenate([rng.normal(-4, 1, (400, 3)), rng.normal(4, 0.5, (200, 3))])
 
 
+SMALL = {"gmm": {"n_components": 2}, "dpgmm": {"max_components": 4}, "hmm": {"n_states": 2, "n_iter": 3, "device": "cpu"},
+         "flow": {"epochs": 1, "hidden_features": [8]}}
+
+
 def test_every_base_shares_the_interface(two_clusters):
+    """fit, sample and score_samples of every registered base, at small settings (each base's density
+    is checked in tests/test_new_bases.py)."""
     for name in BASES:
-        settings = {"n_components": 2} if name == "gmm" else {}
-        base = build_base(name, settings, random_state=0).fit(two_clusters)
+        base = build_base(name, SMALL.get(name, {}), random_state=0).fit(two_clusters)
         codes, _ = base.sample(50)
-        assert codes.shape == (50, 3)
+        assert codes.shape == (50, 3) and np.isfinite(codes).all(), name
         per_row = base.score_samples(codes)
-        assert per_row.shape == (50,)
-        assert base.score(codes) == pytest.approx(per_row.mean(), rel=1e-12)  # scikit-learn's score
+        assert per_row.shape == (50,) and np.isfinite(per_row).all(), name
         assert base.settings()["random_state"] == 0 and "seed" not in base.settings()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "tied", "spherical"])
+def test_gmm_samples_each_component_with_its_covariance(two_clusters, covariance_type):
+    base = build_base("gmm", {"n_components": 2, "covariance_type": covariance_type}, random_state=0).fit(two_clusters)
+    codes, labels = base.sample(40000)
+    covariances = base.full_covariances()
+    for k in range(2):
+        drawn = codes[labels == k]
+        assert len(drawn) / 40000 == pytest.approx(base.mixture.weights_[k], abs=0.01)
+        np.testing.assert_allclose(drawn.mean(0), base.mixture.means_[k], atol=0.05)
+        np.testing.assert_allclose(np.cov(drawn.T), covariances[k], atol=0.05 * np.abs(covariances[k]).max())
+    if covariance_type != "full":  # the shape the type allows, as sklearn stores it
+        off_diagonal = covariances[0] - np.diag(np.diag(covariances[0]))
+        assert (covariance_type == "tied") or not off_diagonal.any()
+        assert covariance_type != "spherical" or np.ptp(np.diag(covariances[1])) == 0
+        assert covariance_type != "tied" or (covariances[0] == covariances[1]).all()
 
 
 def test_gmm_recovers_clusters_and_samples_by_component(two_clusters):

@@ -1,10 +1,13 @@
 import gzip
+import json
+import struct
 
 import numpy as np
 import pytest
+import yaml
 
 from iml.data import download, mnist
-from tests.helpers import serve
+from tests.helpers import REPO, serve
 
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -121,3 +124,50 @@ def test_folder_mirror_and_missing_file(shared_data, tmp_path):
         download.fetch("train-images-idx3-ubyte.gz", tmp_path / "x.gz", "0" * 32, "mnist", urls=[],
                        mirror=tmp_path / "nothing-here", retries=2, backoff=0)
     assert not (tmp_path / "x.gz").exists()
+
+
+def write_idx(path, array):
+    """A gzipped IDX file of uint8 `array`, as the official MNIST files are laid out."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+@pytest.fixture
+def small_official_files(mnist_test_images, tmp_path):
+    """The four official files in miniature: a training file of 600 real images and a test file of
+    100 others, each image's first two (always blank) pixels holding its number in the files, 0..699."""
+    images = np.round(mnist_test_images[:700] * 255).astype(np.uint8)
+    labels = np.random.default_rng(0).integers(0, 10, 700).astype(np.uint8)
+    images[:, 0], images[:, 1] = np.arange(700) % 256, np.arange(700) // 256
+    parts = {"train": slice(0, 600), "t10k": slice(600, 700)}
+    for prefix, rows in parts.items():
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images[rows].reshape(-1, 28, 28))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels[rows])
+    return {name: tmp_path / name for name in mnist.POOL_FILES["full"]}, labels
+
+
+def numbers(x):
+    return x[:, 0].astype(int) + 256 * x[:, 1].astype(int)
+
+
+def test_the_default_full_pool_takes_train_and_validation_from_the_training_file(small_official_files, tmp_path):
+    default = yaml.safe_load((REPO / "config.yaml").read_text())["data"]["mnist"]
+    assert default["pool"] == "full"  # what a user gets without a preset
+    assert mnist.split_counts(default["pool"], default["sizes"]) == {"validation": 5000, "train": 55000, "test": 10000}
+    files, labels = small_official_files
+    sizes = {**default["sizes"], "validation": 100}  # the default's nulls: all that remains
+    out = tmp_path / "out"
+    mnist.preprocess(list(files.values()), "full", sizes, 0, out / "splits.npz", out / "splits.json")
+    arrays, info = dict(np.load(out / "splits.npz")), json.loads((out / "splits.json").read_text())
+    assert info["pool"] == "full" and info["counts"] == {"validation": 100, "train": 500, "test": 100}
+    train, val, test = (numbers(arrays[f"x_{s}"]) for s in ("train", "validation", "test"))
+    assert sorted([*train, *val]) == list(range(600))  # the training file, split without overlap
+    assert list(test) == list(range(600, 700))  # the whole test file, in order
+    for split, ids in (("train", train), ("validation", val), ("test", test)):
+        np.testing.assert_array_equal(arrays[f"y_{split}"], labels[ids])  # each label stays with its image
+    again, _ = mnist.make_splits(files, "full", sizes, seed=0)
+    other, _ = mnist.make_splits(files, "full", sizes, seed=1)
+    assert (numbers(again["x_validation"]) == val).all() and not (numbers(other["x_validation"]) == val).all()
+    with pytest.raises(ValueError, match="data split 'validation' asks for 5000 images but only 600 remain"):
+        mnist.make_splits(files, "full", default["sizes"], seed=0)

@@ -178,6 +178,46 @@ def test_em_log_likelihood_never_decreases(small, dtype):
     np.testing.assert_array_less(-np.diff(history), 1e-8 * np.abs(history[1:]))
 
 
+def test_em_stops_at_the_first_gain_below_tol_and_records_convergence(small, caplog):
+    """hmmlearn's rule: EM stops once an iteration gains less than tol in total log-likelihood, and
+    converged_ says whether that happened before n_iter ran out."""
+    z, lengths, _ = small
+    settings = {"n_states": K, "init": "kmeans", "device": "cpu", "random_state": 0}
+    free = GaussianHMMBase(**settings, n_iter=60, tol=-np.inf).fit(z, lengths)
+    gains = np.diff(free.loglik_history_)
+    assert not free.converged_  # no gain is below -inf: it ran all 60 iterations
+    tol = float(np.median(gains))
+    stop = int(np.flatnonzero(gains < tol)[0]) + 2  # iterations run: through the first small gain
+    assert 2 < stop < 60
+    with caplog.at_level(logging.INFO, logger="iml.bases.hmm"):
+        stopped = GaussianHMMBase(**settings, n_iter=60, tol=tol).fit(z, lengths)
+    assert stopped.converged_ and "(not converged)" not in caplog.text
+    np.testing.assert_allclose(stopped.loglik_history_, free.loglik_history_[:stop], rtol=1e-12)
+    short = GaussianHMMBase(**settings, n_iter=stop - 1, tol=tol).fit(z, lengths)
+    assert not short.converged_ and len(short.loglik_history_) == stop - 1
+
+
+def test_random_init_starts_means_at_seeded_frames(small):
+    from iml.bases.hmm import RANDOM_INIT_JITTER
+
+    z, lengths, _ = small
+    base = GaussianHMMBase(n_states=K, n_iter=10, tol=-np.inf, init="random", device="cpu", random_state=2)
+    base.fit(z, lengths)
+    start = base.initial_params_
+    np.testing.assert_array_equal(start.startprob, np.full(K, 1 / K))
+    np.testing.assert_array_equal(start.transmat, np.full((K, K), 1 / K))
+    np.testing.assert_array_equal(start.variances, np.ones((K, D)))  # the standardised codes' own scale
+    frames = base._standardise(z)
+    nearest = np.sqrt(((start.means[:, None] - frames[None]) ** 2).sum(-1)).min(1)
+    assert (nearest < 6 * RANDOM_INIT_JITTER * np.sqrt(D)).all()  # each mean is a frame plus a little jitter
+    assert len({tuple(np.round(m, 6)) for m in start.means}) == K
+    again = GaussianHMMBase(n_states=K, n_iter=10, init="random", device="cpu", random_state=2).fit(z, lengths)
+    other = GaussianHMMBase(n_states=K, n_iter=10, init="random", device="cpu", random_state=3).fit(z, lengths)
+    np.testing.assert_array_equal(again.initial_params_.means, start.means)
+    assert not np.allclose(other.initial_params_.means, start.means)
+    np.testing.assert_array_less(-np.diff(base.loglik_history_), 1e-8 * np.abs(base.loglik_history_[1:]))
+
+
 def test_recovers_a_known_three_state_hmm_better_than_one_state():
     rng = np.random.default_rng(5)
     truth = HMMParams(startprob=np.array([0.5, 0.3, 0.2]),
@@ -358,23 +398,14 @@ def test_registered_stored_and_keeps_the_shared_interface(small, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def digit0_codes(shared_data, tmp_path_factory):
+def digit0_codes(fsdd_digit0):
     """Real codes: every training recording of FSDD digit 0 (speaker theo held out, as the
-    workflow does) through a small conv autoencoder trained for 4 epochs; 2459 frames of 80."""
-    from iml.data import fsdd
-    from iml.models import build_model
-    from iml.training import seed_everything, train
+    workflow does) through the suite's small conv autoencoder (tests/conftest.py); 2459 frames of 80."""
+    from iml.models import load_model
+    from iml.steps.train import encode
 
-    recordings = fsdd.recordings(shared_data / "fsdd" / "recordings", fsdd.manifest())
-    arrays, _ = fsdd.make_splits(recordings, [0], None, ["theo"], seed=0)
-    seed_everything(0)
-    model = build_model("iml_audio", 80, 800, {"channels": [8, 16]})
-    train(model, arrays["x_train"], {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0},
-          tmp_path_factory.mktemp("autoencoder") / "train.ckpt",
-          torch.device("cpu"))
-    with torch.no_grad():
-        codes = model.encode(torch.as_tensor(arrays["x_train"])).double().numpy()
-    return codes, arrays["lengths_train"]
+    _, model_path, arrays = fsdd_digit0
+    return encode(load_model(model_path), arrays["x_train"]), arrays["lengths_train"]
 
 
 def near_deterministic(n_states=300, dim=80, n_sequences=150, seed=0):

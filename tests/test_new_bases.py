@@ -1,5 +1,8 @@
 """The gaussian, gmm (n_components auto), dpgmm, kde and flow bases: each against a known answer,
-and all of them on PCA-projected real MNIST through the shared fit/sample/score/storage interface."""
+and all of them on PCA-projected real MNIST through the shared fit/sample/score/storage interface
+(the fits shared with the rest of the suite: tests/conftest.py)."""
+
+import logging
 
 import numpy as np
 import pytest
@@ -7,20 +10,8 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from iml.bases import BASES, build_base, load_base, save_base
-
-# small settings: every fit here takes a second or so
-QUICK = {
-    "standard_normal": {},
-    "gaussian": {},
-    "gmm": {"n_components": "auto", "n_components_grid": [1, 2, 4]},
-    "dpgmm": {"max_components": 8},
-    "kde": {},
-    "flow": {"transforms": 2, "hidden_features": [32, 32], "epochs": 5},
-}
-
-
-def log_density(base, codes):
-    return base.score_samples(codes)
+from tests.conftest import fit_quick_base
+from tests.helpers import QUICK_BASES, assert_kept_the_best_epoch
 
 
 def mixture(n, centres, scale, seed):
@@ -34,17 +25,6 @@ def four_clusters():
     """Four well-separated round clusters in 5-D (training, validation, test)."""
     centres = 8.0 * np.eye(5)[:4]
     return [mixture(n, centres, 1.0, seed) for n, seed in ((2000, 0), (500, 1), (1000, 2))]
-
-
-@pytest.fixture(scope="module")
-def mnist_codes(mnist_test_images):
-    """Real codes: 3000 MNIST test images projected on their first 8 principal components
-    (fitted on the first 2000), split 2000 / 500 / 500."""
-    x = mnist_test_images[:3000].astype(np.float64)
-    mean = x[:2000].mean(0)
-    _, _, vt = np.linalg.svd(x[:2000] - mean, full_matrices=False)
-    codes = (x - mean) @ vt[:8].T
-    return codes[:2000], codes[2000:2500], codes[2500:]
 
 
 @pytest.fixture(scope="module")
@@ -62,45 +42,77 @@ def moons():
 
 # -- every new base, on real codes ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(QUICK))
-def test_base_samples_scores_and_round_trips_on_mnist_codes(name, mnist_codes, tmp_path, one_thread):
-    train, val, test = mnist_codes
-    base = build_base(name, QUICK[name], random_state=4).fit(train, validation=val) if name != "standard_normal" \
-        else build_base(name, {}, random_state=4).fit(train)
+@pytest.mark.parametrize("name", sorted(QUICK_BASES))
+def test_base_samples_scores_and_round_trips_on_mnist_codes(name, mnist_codes, fitted_base, tmp_path, one_thread):
+    _, _, test = mnist_codes
+    base = fitted_base(name)
     samples, _ = base.sample(300)
     assert samples.shape == (300, 8) and np.isfinite(samples).all()
-    scores = log_density(base, test)
+    scores = base.score_samples(test)
     assert scores.shape == (500,) and np.isfinite(scores).all()
-    assert base.score(test) == pytest.approx(scores.mean())  # scikit-learn's score: the mean
 
     save_base(tmp_path / "base.npz", name, base)
     loaded = load_base(tmp_path / "base.npz")
-    np.testing.assert_array_equal(log_density(loaded, test), scores)
+    np.testing.assert_array_equal(loaded.score_samples(test), scores)
     np.testing.assert_array_equal(loaded.sample(50)[0], base.sample(50)[0])  # the generator's state travels
 
-    again = build_base(name, QUICK[name], random_state=4).fit(train, validation=val) if name != "standard_normal" \
-        else build_base(name, {}, random_state=4).fit(train)
+    again = fit_quick_base(name, mnist_codes, 4)  # the fit and its draws are seeded
     np.testing.assert_array_equal(again.sample(300)[0], samples)
-    np.testing.assert_array_equal(log_density(again, test), scores)
+    np.testing.assert_array_equal(again.score_samples(test), scores)
 
 
-def test_learned_bases_beat_the_fixed_ones_on_mnist_codes(mnist_codes, one_thread):
+def test_learned_bases_beat_the_fixed_ones_on_mnist_codes(mnist_codes, fitted_base):
     """On real codes every fitted density is better than N(0, I), and the multi-modal ones than one Gaussian."""
-    train, val, test = mnist_codes
-    def fitted(name):
-        if name == "standard_normal":
-            return build_base(name, {}, random_state=0).fit(train)
-        return build_base(name, QUICK[name], random_state=0).fit(train, validation=val)
-
-    held_out = {name: log_density(fitted(name), test).mean() for name in QUICK}
-    assert all(held_out[name] > held_out["standard_normal"] for name in QUICK if name != "standard_normal")
+    _, _, test = mnist_codes
+    held_out = {name: fitted_base(name).score(test) for name in QUICK_BASES}
+    assert all(held_out[name] > held_out["standard_normal"] for name in QUICK_BASES if name != "standard_normal")
     assert held_out["gmm"] > held_out["gaussian"] and held_out["dpgmm"] > held_out["gaussian"]
 
 
-def test_registered():
-    assert set(QUICK) <= set(BASES)
+def test_the_flow_fitted_on_mnist_codes_kept_its_best_epoch(mnist_codes, fitted_base):
+    assert_kept_the_best_epoch(fitted_base("flow"), mnist_codes[1])
 
 
+def test_an_unknown_base_is_refused_naming_the_known_ones():
+    known = r"\['dpgmm', 'flow', 'gaussian', 'gmm', 'hmm', 'kde', 'standard_normal'\]"
+    with pytest.raises(ValueError, match=rf"unknown base distribution 'gmmm'; known: {known}"):
+        build_base("gmmm", {}, random_state=0)
+    assert sorted(BASES) == sorted([*QUICK_BASES, "hmm"])  # every registered base is tested on real codes
+
+
+# -- every base is a density: it integrates to one --------------------------------------------
+
+GRID_SETTINGS = {  # (name, settings) fitted on the moons; the GMM in each covariance type
+    "standard_normal": ("standard_normal", {}),
+    "gaussian": ("gaussian", {}),
+    "gmm_full": ("gmm", {"n_components": 4}),
+    "gmm_diag": ("gmm", {"n_components": 4, "covariance_type": "diag"}),
+    "gmm_tied": ("gmm", {"n_components": 4, "covariance_type": "tied"}),
+    "gmm_spherical": ("gmm", {"n_components": 4, "covariance_type": "spherical"}),
+    "dpgmm": ("dpgmm", {"max_components": 6}),
+    "kde": ("kde", {"max_centres": 1000}),
+    "flow_nsf": ("flow", {"flow": "nsf", "transforms": 2, "hidden_features": [16, 16], "epochs": 3}),
+    "hmm": ("hmm", {"n_states": 3, "n_iter": 5, "device": "cpu"}),
+}
+
+
+@pytest.mark.parametrize("label", list(GRID_SETTINGS))
+def test_every_base_density_integrates_to_one_on_a_grid(label, moons, one_thread):
+    """exp(score_samples) summed over a fine 2-D grid around the data (and N(0, I)'s mass) is 1; the
+    HMM scores each grid point as a sequence of one frame (the mixture of its start)."""
+    train, val, _ = moons
+    name, settings = GRID_SETTINGS[label]
+    base = build_base(name, settings, random_state=0)
+    if name in ("standard_normal", "gaussian", "hmm"):
+        base.fit(train)
+    else:
+        base.fit(train, validation=val)
+    lo, hi = np.minimum(train.min(0), -1) - 3.0, np.maximum(train.max(0), 1) + 3.0
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 400), np.linspace(lo[1], hi[1], 400))
+    grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    log_density = base.score_samples(grid, np.ones(len(grid), int)) if name == "hmm" else base.score_samples(grid)
+    cell = (gx[0, 1] - gx[0, 0]) * (gy[1, 0] - gy[0, 0])
+    assert np.exp(log_density).sum() * cell == pytest.approx(1.0, abs=0.01)
 # -- gaussian ----------------------------------------------------------------------------------
 
 def test_gaussian_is_the_maximum_likelihood_gaussian(mnist_codes):
@@ -203,7 +215,7 @@ def test_flow_beats_one_gaussian_and_normalises(moons, one_thread):
                                "batch_size": 256, "lr": 3e-3}, random_state=0).fit(train, validation=val)
     gaussian = build_base("gaussian", {}, random_state=0).fit(train)
     assert flow.score(test) > gaussian.score(test) + 0.3
-    assert flow.history_.shape[1] == 2 and 1 <= flow.best_epoch_ <= len(flow.history_)
+    assert_kept_the_best_epoch(flow, val)
     # the density (standardisation's Jacobian included) integrates to 1 over a box holding the data
     lo, hi = train.min(0) - 1.0, train.max(0) + 1.0
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
@@ -222,3 +234,60 @@ def test_flow_holds_out_codes_and_refuses_mismatched_validation(moons, caplog):
     with caplog.at_level("INFO"):
         build_base("flow", {"epochs": 1, "hidden_features": [8]}, random_state=0).fit(train)
     assert "holding out a seeded 300 of the 3000 training codes" in caplog.text
+
+
+def test_flow_stops_patience_epochs_after_its_best_and_restores_it(moons, one_thread):
+    """On 60 training codes a large flow overfits within a few epochs: training stops `patience`
+    epochs after the best validation epoch, long before the cap, with that epoch's weights."""
+    train, val, _ = moons
+    flow = build_base("flow", {"transforms": 3, "hidden_features": [64, 64], "epochs": 300, "patience": 3,
+                               "batch_size": 16, "lr": 1e-2}, random_state=0).fit(train[:60], validation=val[:200])
+    assert len(flow.history_) == flow.best_epoch_ + 3 < 300
+    assert (flow.history_[flow.best_epoch_:, 1] < flow.history_[flow.best_epoch_ - 1, 1]).all()
+    assert_kept_the_best_epoch(flow, val[:200])
+
+
+def test_the_nsf_flow_fits_and_round_trips(moons, tmp_path, one_thread):
+    train, val, test = moons
+    settings = {"flow": "nsf", "transforms": 2, "hidden_features": [32, 32], "epochs": 8, "batch_size": 256,
+                "lr": 3e-3}
+    flow = build_base("flow", settings, random_state=0).fit(train, validation=val)
+    gaussian = build_base("gaussian", {}, random_state=0).fit(train)
+    assert flow.score(test) > gaussian.score(test)  # the spline flow bends where one Gaussian cannot
+    assert_kept_the_best_epoch(flow, val)
+    save_base(tmp_path / "nsf.npz", "flow", flow)
+    loaded = load_base(tmp_path / "nsf.npz")
+    assert loaded.flow_kind == "nsf"
+    np.testing.assert_array_equal(loaded.score_samples(test), flow.score_samples(test))
+    with pytest.raises(ValueError, match=r"flow must be one of \['maf', 'nsf'\], got 'spline'"):
+        build_base("flow", {"flow": "spline"}, random_state=0)
+
+
+def test_a_non_finite_validation_score_stops_the_flow_naming_the_epoch(moons):
+    train, val, _ = moons
+    far = val.copy()
+    far[0] = 1e30  # finite code, but its standardised log-density overflows to -inf
+    with pytest.raises(FloatingPointError, match=r"validation log-likelihood is -?(inf|nan) at epoch 1; lower lr"):
+        build_base("flow", {"epochs": 2, "hidden_features": [8]}, random_state=0).fit(train[:300], validation=far)
+
+
+def test_dpgmm_with_fewer_codes_than_components_truncates(four_clusters, caplog):
+    train, _, test = four_clusters
+    with caplog.at_level(logging.WARNING):
+        base = build_base("dpgmm", {"max_components": 15}, random_state=0).fit(train[:12])
+    assert "12 codes, fewer than max_components 15; truncating at 12 components" in caplog.text
+    assert base.mixture.n_components == base.n_components_ == 12 and len(base.mixture.weights_) == 12
+    assert np.isfinite(base.score_samples(test)).all()
+    assert build_base("dpgmm", {"max_components": 15}, random_state=0).fit(train[:40]).n_components_ == 15
+
+
+def test_kde_max_centres_keeps_a_seeded_subset_of_the_codes(mnist_codes):
+    train, val, test = mnist_codes
+    base = build_base("kde", {"max_centres": 300, "bandwidth_grid": [0.5, 1.0, 2.0]}, random_state=5)
+    base.fit(train, validation=val)
+    expected = train[np.random.default_rng(5).choice(len(train), 300, replace=False)]  # the base's first draw
+    np.testing.assert_array_equal(base.centres_, expected)
+    np.testing.assert_allclose(base.score_samples(test[:50]), exact_kde(test[:50], expected, base.bandwidth_)[0],
+                               rtol=1e-4)
+    whole = build_base("kde", {"bandwidth_grid": [0.5, 1.0, 2.0]}, random_state=5).fit(train, validation=val)
+    assert len(whole.centres_) == len(train)

@@ -134,10 +134,6 @@ def test_non_finite_features_are_refused_by_name(test_features):
         precision_recall(test_features, bad)
 
 
-def test_precision_and_recall_are_one_for_identical_sets(test_features):
-    assert precision_recall(test_features, test_features) == {"precision": 1.0, "recall": 1.0}
-
-
 def test_blocks_do_not_change_precision_and_recall(test_features, trained, splits):
     samples = classifier.features(trained[0], splits["x_train"][:700])
     whole = precision_recall(test_features[:900], samples, block=4096)
@@ -183,3 +179,45 @@ def test_train_classifier_step_fails_below_the_bar_and_writes_nothing(splits, tm
     summary = json.loads(paths["summary_path"].read_text())
     assert 0.5 <= summary["test_accuracy"] < 0.98 and summary["n_train"] == 600
     classifier.load_classifier(paths["model_path"])
+
+
+@pytest.fixture(scope="module")
+def step_dir(splits, trained, tmp_path_factory):
+    """The module's split (500 test images) and classifier, as the workflow's steps read them."""
+    from iml.io import save_json, save_npz
+
+    folder = tmp_path_factory.mktemp("quality")
+    save_npz(folder / "splits.npz", **{k: v[:500] if k.endswith("_test") else v for k, v in splits.items()})
+    classifier.save_classifier(folder / "classifier.pt", trained[0], trained[1]["settings"])
+    save_json(folder / "classifier.json", {"test_accuracy": 0.97})
+    return folder
+
+
+def test_quality_references_are_scored_as_a_run_samples_are(step_dir, splits, tmp_path):
+    from iml.io import load_json, save_npz
+    from iml.steps import evaluate as steps
+
+    model, summary = step_dir / "classifier.pt", step_dir / "classifier.json"
+    steps.quality_references(step_dir, model, summary, 3, "cpu", tmp_path / "references.json")
+    refs = load_json(tmp_path / "references.json")
+    assert refs["seed"] == 3 and refs["classifier_test_accuracy"] == 0.97
+    # the memoriser's 500 seeded training images, given to the run's step as samples, score the same
+    memoriser = reference_samples(splits["x_train"], 500, seed=3)["training_images"]
+    save_npz(tmp_path / "memoriser.npz", samples=memoriser)
+    steps.quality_scores(step_dir, model, summary, tmp_path / "memoriser.npz", "cpu", tmp_path / "q.json")
+    scored = load_json(tmp_path / "q.json")
+    for key in ("fid", "precision", "recall", "n_real", "n_samples"):
+        assert scored[key] == pytest.approx(refs["training_images"][key], rel=1e-9), key
+    assert refs["mean_image"]["fid"] > 20 * refs["training_images"]["fid"] and refs["mean_image"]["recall"] == 0
+
+
+def test_fewer_samples_than_test_images_are_refused(step_dir, splits, tmp_path):
+    from iml.io import save_npz
+    from iml.steps import evaluate as steps
+
+    save_npz(tmp_path / "few.npz", samples=splits["x_train"][:499])
+    with pytest.raises(ValueError, match=r"few.npz: 499 samples, fewer than the 500 test images .*raise "
+                                         r"evaluate.n_samples"):
+        steps.quality_scores(step_dir, step_dir / "classifier.pt", step_dir / "classifier.json",
+                             tmp_path / "few.npz", "cpu", tmp_path / "q.json")
+    assert not (tmp_path / "q.json").exists()

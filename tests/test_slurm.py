@@ -22,7 +22,7 @@ import time
 import pytest
 import yaml
 
-from tests.helpers import REPO, copy_workflow, local_snakemake_env, snakemake
+from tests.helpers import REPO, copy_workflow, local_snakemake_env, skip_or_fail, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -57,8 +57,7 @@ def _why_slurm_cannot_start():
 
 
 def _skip_or_fail(reason):
-    # CI installs everything, so there a SLURM that cannot start is an error
-    (pytest.fail if os.environ.get("CI") else pytest.skip)(f"SLURM cannot be started here: {reason}")
+    skip_or_fail(f"SLURM cannot be started here: {reason}")
 
 
 @pytest.fixture(scope="module")

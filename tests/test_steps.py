@@ -8,32 +8,29 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from iml import data
 from iml.data import mnist
 from iml.models import load_model
 from iml.steps import evaluate, train
+from tests.helpers import REPO, celeba_sample_or_skip
 
-SIZES = {"train": 600, "validation": 100, "test": 200}
+SIZES = yaml.safe_load((REPO / "presets" / "quick.yaml").read_text())["data"]["mnist"]["sizes"]
 
 
 @pytest.fixture(scope="module")
-def mnist_dir(shared_data, tmp_path_factory):
-    """MNIST's data module end to end: the test files fetched from the data copy as a mirror, then split."""
-    raw, out = tmp_path_factory.mktemp("raw"), tmp_path_factory.mktemp("mnist")
-    paths = []
-    for name in mnist.POOL_FILES["test_only"]:
-        mnist.download(name, raw / name, mirror=str(shared_data), retries=1, timeout=10)
-        paths.append(raw / name)
-    mnist.preprocess(paths, "test_only", SIZES, 0, out / "splits.npz", out / "splits.json")
-    return out
+def mnist_dir(mnist_quick_split):
+    """MNIST's data module end to end (tests/conftest.py): the test files fetched through the data copy
+    as a mirror, then split as the quick preset splits them."""
+    return mnist_quick_split
 
 
 def test_mnist_room_gives_the_real_images_at_its_pixel_range(mnist_dir, shared_data):
     info = json.loads((mnist_dir / "splits.json").read_text())
     assert info["counts"] == SIZES and info["pool"] == "test_only"
     raw = data.load_split(mnist_dir, "train", raw=True)
-    assert raw.dtype == np.uint8 and raw.shape == (600, 784)
+    assert raw.dtype == np.uint8 and raw.shape == (SIZES["train"], 784)
     originals = mnist.read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz").reshape(-1, 784)
     assert (originals == raw[0]).all(axis=1).any()  # a real test image, unchanged
     assert data.pixel_range(mnist_dir) == mnist.PIXEL_RANGE == (0.0, 1.0)
@@ -66,7 +63,8 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
     assert fitted["provenance"]["settings_hash"] and fitted["provenance"]["device"] == "cpu"
     evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"])
     samples = np.load(run / "samples.npz")
-    assert samples["samples"].shape == (400, 784) and 0 <= samples["samples"].min() <= samples["samples"].max() <= 1
+    # the output sigmoid has linear tails (sigmoid_invt): a sample may pass 0 or 1 by a hair
+    assert samples["samples"].shape == (400, 784) and -0.01 < samples["samples"].min() <= samples["samples"].max() < 1.01
     assert set(np.unique(samples["components"])) <= {0, 1, 2} and (run / "samples.png").stat().st_size > 0
 
     kde_settings = {"block_rows": 128, "block_cols": 256, "paper": {"sigma": 0.2, "n_per_draw": 100, "n_draws": 4},
@@ -106,12 +104,9 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
 
 
 def test_celeba_room_gives_faces_in_minus_one_to_one(shared_data, tmp_path):
-    pytest.importorskip("cv2")
     from iml.data import celeba, images
 
-    faces = shared_data / "celeba_sample" / "img_align_celeba"
-    if not faces.is_dir():
-        pytest.skip(f"no CELEB-A sample faces at {faces} (CelebA cannot be fetched)")
+    faces = celeba_sample_or_skip(shared_data) / "img_align_celeba"
     settings = {"margin": 0.1, "split_sizes": {"test": 5, "validation": 3}, "on_no_face": "fallback"}
     celeba.preprocess(faces, None, settings, threads=1, seed=0, data_dir=tmp_path)
     assert json.loads((tmp_path / "splits.json").read_text())["counts"]["test"] == 5
@@ -131,3 +126,39 @@ def test_a_missing_celeba_source_says_where_to_get_it(tmp_path):
         celeba.preprocess(tmp_path / "nowhere.zip", None, {"margin": 0.1, "split_sizes": None,
                                                            "on_no_face": "fallback"}, 1, 0, tmp_path / "out")
     assert str(tmp_path / "nowhere.zip") in str(err.value) and not (tmp_path / "out").exists()
+
+
+def test_nearest_samples_are_the_brute_force_nearest(mnist_test_images):
+    from scipy.spatial.distance import cdist
+
+    from iml.steps.figures import nearest_samples
+
+    test, samples = mnist_test_images[:300], mnist_test_images[300:2300]
+    nearest = nearest_samples(test, samples, batch=64)  # several blocks
+    distances = cdist(test, samples)
+    np.testing.assert_allclose(np.linalg.norm(nearest - test, axis=1), distances.min(1), rtol=1e-5)
+    assert (nearest_samples(samples[:40], samples) == samples[:40]).all()  # a sample is its own nearest
+
+
+def test_figure_4_shows_the_nearest_sample_under_each_test_image(mnist_dir, tmp_path, monkeypatch):
+    from iml.io import save_npz
+    from iml.steps import figures
+
+    shown = []
+    monkeypatch.setattr(figures.plots, "image_rows", lambda rows, labels, paths: shown.append((rows, labels)))
+    samples = data.load_split(mnist_dir, "train", limit=600)
+    components = np.random.default_rng(0).permutation(np.repeat([0, 1, 2], [300, 200, 100]))
+    save_npz(tmp_path / "iml.npz", samples=samples, components=components)
+    save_npz(tmp_path / "vae.npz", samples=samples[::-1].copy(), components=components)
+    figures.figure_nearest(mnist_dir, [tmp_path / "iml.npz", tmp_path / "vae.npz"], ["iml", "vae"], 6, 0,
+                           [], [], tmp_path / "iml.npz", 2)
+    (rows, labels), (groups, group_labels) = shown
+    assert labels == ["test", "IML", "VAE"] and [len(r) for r in rows] == [6, 6, 6]
+    test = data.load_split(mnist_dir, "test")
+    chosen = rows[0].reshape(6, 784)
+    assert all((test == image).all(1).any() for image in chosen)  # real test images
+    for row in rows[1:]:
+        expected = samples[np.argmin(((chosen[:, None] - samples[None]) ** 2).sum(-1), 1)]
+        np.testing.assert_array_equal(row.reshape(6, 784), expected)
+    assert group_labels == ["component 0", "component 1"]  # the two most frequent, most first
+    np.testing.assert_array_equal(groups[1].reshape(-1, 784), samples[components == 1][:6])

@@ -81,10 +81,12 @@ KILL_SETTINGS = {**SETTINGS, "epochs": 150}
 
 @pytest.fixture(scope="module")
 def uninterrupted(mnist_test_images, tmp_path_factory):
-    torch.set_num_threads(1)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the killed process trains, for identical floats
     reference = fresh_model()
     train(reference, mnist_test_images[:500], KILL_SETTINGS, tmp_path_factory.mktemp("ref") / "r.pt",
           torch.device("cpu"))
+    torch.set_num_threads(previous)
     return reference.state_dict()
 
 
