@@ -88,20 +88,22 @@ def test_the_workflow_refuses_a_bad_config_before_any_job(workdir, override, exp
 def expected_jobs(config):
     """{rule: jobs} a config asks for, counted from the config alone: each MNIST algorithm at each
     K and seed; each which-base variant (mnist.bases not trained themselves) at each of mnist.bases_K
-    (else mnist.K) on IML's model; one run per audio dataset (the violin only with a recording); no
-    CELEB-A without its images."""
+    (else mnist.K) on IML's model; one run per audio dataset (the violin only with a recording), the
+    speech scores per spoken-digit (FSDD) dataset; no CELEB-A without its images."""
     m, seeds = config["mnist"], len(config["seeds"])
     audio = [d for d in config["audio"]["run"]
              if config["audio"]["datasets"][d]["source"] != "violin" or config["data"]["violin"]["source"]]
+    speech = [d for d in audio if config["audio"]["datasets"][d]["source"] == "fsdd"]
     runs = len(m["algorithms"]) * len(m["K"]) * seeds
     variants = len([b for b in m["bases"] if b not in m["algorithms"]]) * len(m.get("bases_K") or m["K"]) * seeds
     invertible = len([a for a in m["algorithms"] if a == "iml"]) * len(m["K"]) * seeds + variants
     once = ["download_fsdd", "figure_toy2d", "preprocess_mnist", "figure_two_digits", "train_classifier",
             "quality_references", "audio_table", "figure_nearest", "make_figures", "make_tables", "table1",
-            "which_base", "all"]
+            "which_base", "figure_memorisation", "verdict", "all"]
     per_audio = ["preprocess_audio", "audio_scores", "generate_audio", "audio_figures"]
     return {**dict.fromkeys(once, 1), **dict.fromkeys(per_audio, len(audio)),
             "download_mnist": len(mnist.POOL_FILES[config["data"]["mnist"]["pool"]]),
+            "speech_scores": len(speech), "train_speech_classifier": min(len(speech), 1),
             "train": runs + len(audio), "fit_base": runs + variants + len(audio),
             "evaluate_exact": invertible, "evaluate_scored": runs - invertible + variants}
 
