@@ -18,6 +18,6 @@ rule fit_base:
     params:
         name=base_name,
         settings=base_settings,
-        run=run_settings,
+        run=fit_settings,
     script:
         "../workflow_scripts/fit_base.py"

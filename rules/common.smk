@@ -320,9 +320,10 @@ def base_notes(dataset):
     return notes
 
 
-def run_settings(wildcards):
-    """What produced a run apart from its seed and K, hashed into its summaries' provenance: the
-    algorithm's settings, its base's, the data split's and the evaluation's."""
+def fit_settings(wildcards):
+    """What produced a run's model and base, apart from its seed and K, hashed into base.json's
+    provenance: the algorithm's settings, its base's and the data split's (not the evaluation's, so that
+    a changed evaluation setting reruns the evaluation only)."""
     data = {
         k: v
         for k, v in config["data"].get(wildcards.dataset, {}).items()
@@ -334,8 +335,12 @@ def run_settings(wildcards):
         "algorithm": algorithm_settings(wildcards),
         "base": base_settings(wildcards),
         "data": data,
-        "evaluate": config["evaluate"],
     }
+
+
+def run_settings(wildcards):
+    """What produced a run's scores, hashed into their provenance: fit_settings and the evaluation's."""
+    return {**fit_settings(wildcards), "evaluate": config["evaluate"]}
 
 
 def res(group, key, default=None):
