@@ -87,27 +87,35 @@ def train_classifier(x_train, y_train, seed, settings=None, device=None):
         raise ValueError(f"{len(x)} training images but {len(y)} labels")
     torch.manual_seed(seed)
     model = MNISTClassifier(settings["channels"], settings["features"], settings["dropout"]).to(device)
+    return fit_classifier(model, x, y, settings, seed, _shifted, "classifier")
+
+
+def fit_classifier(model, x, y, settings, seed, shift, name):
+    """Train `model` on (x, y) with Adam over settings["epochs"], the rate cosine-decayed to zero (not
+    a proven gain at 3 epochs, where a constant rate did better, see docs/benchmarks.md; kept for the
+    longer runs), batches shuffled and augmented (`shift(batch, settings["shift"], generator)`) by
+    `seed`, each batch moved to the model's device. Returns the model in eval mode and a dict of what
+    was done; CPU seconds beside wall seconds: on a shared machine the wall time mostly measures the
+    others."""
+    device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    steps = settings["epochs"] * math.ceil(len(x) / settings["batch_size"])
-    # cosine decay to zero; not a proven gain here (at 3 epochs a constant rate did better, see
-    # docs/benchmarks.md), kept for the longer runs
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, settings["epochs"] * math.ceil(len(x) / settings["batch_size"]))
     shuffle = torch.Generator().manual_seed(seed)
     start, start_cpu = time.perf_counter(), time.process_time()
     model.train()
     for epoch in range(settings["epochs"]):
-        order = torch.randperm(len(x), generator=shuffle).to(device)
-        total = 0.0
+        order, total = torch.randperm(len(x), generator=shuffle), 0.0
         for i in range(0, len(x), settings["batch_size"]):
             idx = order[i : i + settings["batch_size"]]
-            loss = nn.functional.cross_entropy(model(_shifted(x[idx], settings["shift"], shuffle)), y[idx])
+            batch = shift(x[idx], settings["shift"], shuffle).to(device)
+            loss = nn.functional.cross_entropy(model(batch), y[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total += loss.item() * len(idx)
-        log.info("classifier epoch %d/%d: mean loss %.4f", epoch + 1, settings["epochs"], total / len(x))
-    # CPU seconds beside wall seconds: on a shared machine the wall time mostly measures the others
+        log.info("%s epoch %d/%d: mean loss %.4f", name, epoch + 1, settings["epochs"], total / len(x))
     return model.eval(), {"settings": settings, "seed": seed, "seconds": time.perf_counter() - start,
                           "cpu_seconds": time.process_time() - start_cpu, "device": str(device), "n_train": len(x)}
 

@@ -8,9 +8,7 @@ and a triangular mel filterbank built here), so nothing beyond torch is needed.
 """
 
 import logging
-import math
 import pickle
-import time
 
 import numpy as np
 import torch
@@ -18,7 +16,7 @@ from torch import nn
 
 from iml.data import audio
 from iml.io import atomic_path
-from iml.metrics.classifier import ClassifierTooWeak
+from iml.metrics.classifier import ClassifierTooWeak, fit_classifier
 from iml.training import pick_device
 
 log = logging.getLogger(__name__)
@@ -129,26 +127,7 @@ def train_classifier(waves, labels, seed, settings=None, device=None):
     torch.manual_seed(seed)
     model = DigitClassifier(**{k: settings[k] for k in MODEL_KEYS}).to(device)
     x = torch.as_tensor(fixed_length(waves, model.n_samples))
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    steps = settings["epochs"] * math.ceil(len(x) / settings["batch_size"])
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    shuffle = torch.Generator().manual_seed(seed)
-    start, start_cpu = time.perf_counter(), time.process_time()
-    model.train()
-    for epoch in range(settings["epochs"]):
-        order, total = torch.randperm(len(x), generator=shuffle), 0.0
-        for i in range(0, len(x), settings["batch_size"]):
-            idx = order[i : i + settings["batch_size"]]
-            batch = _shifted(x[idx], settings["shift"], shuffle).to(device)
-            loss = nn.functional.cross_entropy(model(batch), y[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(idx)
-        log.info("digit classifier epoch %d/%d: mean loss %.4f", epoch + 1, settings["epochs"], total / len(x))
-    return model.eval(), {"settings": settings, "seed": seed, "seconds": time.perf_counter() - start,
-                          "cpu_seconds": time.process_time() - start_cpu, "device": str(device), "n_train": len(x)}
+    return fit_classifier(model, x, y, settings, seed, _shifted, "digit classifier")
 
 
 def _outputs(model, waves, fn, batch_size=256):
