@@ -221,7 +221,7 @@ def generate_audio(model_path, base_path, seconds, hop, wav_path, codes_path):
         (codes, states), lengths = base.sample(n_frames), np.array([n_frames])
     with torch.no_grad():
         chunks = model.decode(torch.as_tensor(codes, dtype=torch.float32)).numpy()
-    wave = np.concatenate([audio.overlap_add(part, hop) for part in _sequences(chunks, lengths)])
+    wave = np.concatenate(waves(chunks, lengths, hop))
     peak = np.abs(wave).max()
     log.info("generated %.1f s (%d frames in %d chains, %d distinct states), peak %.3f",
              len(wave) / audio.SAMPLE_RATE, n_frames, len(lengths),

@@ -59,11 +59,9 @@ def figure_two_digits(data_dir, settings, seed, device, figure_paths, checkpoint
 
 def nearest_samples(test, samples, batch=1024):
     """For each test row, the generated sample nearest in Euclidean distance."""
-    g = torch.as_tensor(samples)
-    g_sq = (g * g).sum(1)
-    index = [torch.argmin(g_sq - 2 * torch.as_tensor(test[i : i + batch]) @ g.T, dim=1)
-             for i in range(0, len(test), batch)]
-    return samples[torch.cat(index).numpy()]
+    from iml.metrics.memorisation import nearest_distances
+
+    return samples[nearest_distances(test, samples, batch)[1]]
 
 
 def figure_nearest(data_dir, sample_paths, algorithms, n_images, seed, nearest_paths,
