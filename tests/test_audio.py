@@ -165,10 +165,11 @@ def test_held_out_recordings_are_whole_seeded_and_never_all(digit0_run):
 
 def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_run, tmp_path, one_thread):
     from iml.io import load_json
-    from iml.steps import aggregate, evaluate
+    from iml.steps import aggregate
+    from iml.steps import audio as audio_steps
 
     data_dir, model_path, run, arrays = digit0_run
-    evaluate.audio_scores(data_dir, model_path, run / "base.npz", 400, 0, tmp_path / "scores.json",
+    audio_steps.audio_scores(data_dir, model_path, run / "base.npz", 400, 0, tmp_path / "scores.json",
                           FRAME_BASES, 0.1)
     scores = load_json(tmp_path / "scores.json")
     held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
@@ -182,7 +183,7 @@ def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_r
     assert 1 <= dpgmm["components_kept"] <= 5
     # the step's flow, refitted as the step fits it: it kept its best validation epoch
     codes, lengths = encode(load_model(model_path), arrays["x_train"]), arrays["lengths_train"]
-    bases, facts, _ = evaluate.fit_frame_bases({"flow": FRAME_BASES["flow"]}, codes, lengths, 0.1, 0)
+    bases, facts, _ = audio_steps.fit_frame_bases({"flow": FRAME_BASES["flow"]}, codes, lengths, 0.1, 0)
     assert facts["flow"]["best_epoch"] == flow["best_epoch"] and facts["flow"]["validation"] == flow["validation"]
     assert_kept_the_best_epoch(bases["flow"], codes[audio.hold_out_recordings(lengths, 0.1, 0)[0]])
     assert flow["fit_codes"] > flow["validation"]  # the codes it trained on, better than those it stopped on
@@ -264,3 +265,33 @@ def test_upper_case_wav_files_are_taken(recordings, tmp_path):
     entries = fsdd.user_recordings(folder)
     assert [(p.name, label, speaker) for p, label, speaker in entries] == [
         ("zero_ann_0.WAV", "zero", "ann"), ("zero_ann_1.wav", "zero", "ann")]
+
+
+def test_fft_convolution_matches_direct_convolution_on_real_chunks(recordings):
+    """The paper-size autoencoder computed through the FFT gives the direct convolutions'
+    reconstruction and gradients (same parameters), and a different stride still matches."""
+    from iml.models.audio import ConvAutoencoder, FFTConv1d, FFTConvTranspose1d
+
+    wave, _ = audio.read_audio(recordings / "0_jackson_0.wav")
+    x = torch.as_tensor(audio.chunk_waveform(wave, 800, 400)[:16], dtype=torch.float64)
+    torch.manual_seed(0)
+    direct = ConvAutoencoder(convolution="direct").double()
+    fft = ConvAutoencoder(convolution="fft").double()
+    fft.load_state_dict(direct.state_dict())
+    losses = [model.training_loss(x) for model in (direct, fft)]
+    for loss in losses:
+        loss.backward()
+    torch.testing.assert_close(fft.reconstruct(x), direct.reconstruct(x), rtol=1e-9, atol=1e-12)
+    for (name, a), b in zip(direct.named_parameters(), fft.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-8, atol=1e-12, msg=name)
+    conv = torch.nn.Conv1d(3, 5, 7, stride=3).double()
+    fft_conv = FFTConv1d(3, 5, 7, stride=3).double()
+    fft_conv.load_state_dict(conv.state_dict())
+    y = x[:4, None, :100].repeat(1, 3, 1)
+    torch.testing.assert_close(fft_conv(y), conv(y))
+    up = torch.nn.ConvTranspose1d(5, 3, 7, stride=3, output_padding=2).double()
+    fft_up = FFTConvTranspose1d(5, 3, 7, stride=3, output_padding=2).double()
+    fft_up.load_state_dict(up.state_dict())
+    torch.testing.assert_close(fft_up(conv(y)), up(conv(y)))
+    with pytest.raises(ValueError, match="convolution must be one of"):
+        ConvAutoencoder(convolution="winograd")

@@ -103,7 +103,8 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
     import torch
 
     from iml.io import load_json, save_json, save_npz
-    from iml.steps import aggregate, evaluate
+    from iml.steps import aggregate
+    from iml.steps import audio as audio_steps
     from iml.steps import speech as steps
     from iml.steps import train as train_steps
 
@@ -122,7 +123,7 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
     train_steps.fit_base(tmp_path, tmp_path / "model.pt", "hmm",
                          {"n_states": 4, "n_iter": 3, "device": "cpu", "sequence": "per_recording"}, 0,
                          tmp_path / "base.npz", tmp_path / "base.json")
-    evaluate.generate_audio(tmp_path / "model.pt", tmp_path / "base.npz", 5, 400, tmp_path / "gen.wav",
+    audio_steps.generate_audio(tmp_path / "model.pt", tmp_path / "base.npz", 5, 400, tmp_path / "gen.wav",
                             tmp_path / "gen.npz")
     steps.speech_scores(tmp_path, tmp_path / "model.pt", tmp_path / "gen.wav", classifier, summary, [0], 400,
                         None, 0, "cpu", tmp_path / "speech.json")
@@ -134,7 +135,7 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
         assert set(scores[name]) >= {"segments", "recognised", "fd", "median_seconds", "duration_w1"}, name
     assert scores["noise"]["fd"] is None or scores["training_recordings"]["fd"] < scores["noise"]["fd"]
 
-    evaluate.audio_scores(tmp_path, tmp_path / "model.pt", tmp_path / "base.npz", 400, 0, tmp_path / "scores.json",
+    audio_steps.audio_scores(tmp_path, tmp_path / "model.pt", tmp_path / "base.npz", 400, 0, tmp_path / "scores.json",
                           {}, 0.1)
     table = tmp_path / "audio"
     aggregate.audio_table(["fsdd_digit0"], [tmp_path / "scores.json"], [tmp_path / "splits.json"],

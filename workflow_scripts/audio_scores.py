@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from iml.steps import evaluate, logs
+from iml.steps import audio, logs
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
-evaluate.audio_scores(
+audio.audio_scores(
     Path(snakemake.input.data).parent,
     snakemake.input.model,
     snakemake.input.base,

@@ -1,7 +1,7 @@
-from iml.steps import evaluate, logs
+from iml.steps import audio, logs
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
-evaluate.generate_audio(
+audio.generate_audio(
     snakemake.input.model,
     snakemake.input.base,
     seconds=snakemake.params.seconds,

@@ -10,7 +10,7 @@ from iml.data import audio, fsdd
 from iml.io import load_json, load_npz, save_json
 from iml.metrics import speech
 from iml.models import load_model
-from iml.steps.evaluate import reconstruct, waves
+from iml.steps.audio import reconstruct, waves
 from iml.training import pick_device
 
 log = logging.getLogger("iml")
