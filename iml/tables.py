@@ -363,7 +363,7 @@ def base_choice(base):
     return "fixed" if name == "standard_normal" else "maximum likelihood"
 
 
-def _over_seeds(values):
+def over_seeds(values):
     """(mean, std over seeds) of one score; (None, None) where it does not apply to the run (None),
     a NaN seed making both NaN; the std None with a single seed."""
     if any(v is None for v in values):  # not every seed has it: no mean over a subset passed off as all
@@ -388,7 +388,7 @@ def which_base_by_k(runs):
             raise ValueError(f"{algorithm}/K{k}: the standard KDE's validation score is {row['validation']}")
         for key, (_, path) in WHICH_BASE_SCORES.items():
             scale = 100.0 if key in PERCENT else 1.0
-            row[key], row[f"{key}_std"] = _over_seeds([_dig(r, path, scale) for r in group])
+            row[key], row[f"{key}_std"] = over_seeds([_dig(r, path, scale) for r in group])
         rows.append(row)
     return rows
 
@@ -402,7 +402,7 @@ def which_base_best(by_k):
     return list(best.values())
 
 
-def _cell(mean, std):
+def cell(mean, std):
     if mean is None:
         return "–"  # does not apply (a NaN result shows as nan)
     return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
@@ -415,7 +415,7 @@ def which_base_display(best, references):
     """The which-base table as shown: one row per algorithm (its base and choice), "mean ± std"
     cells, then the two references' sample-quality scores."""
     rows = [{"base": f"{r['base']} ({r['algorithm']})", "chose": r["choice"], "K": str(r["K"]),
-             **{name: _cell(r[key], r[f"{key}_std"]) for key, (name, _) in WHICH_BASE_SCORES.items()},
+             **{name: cell(r[key], r[f"{key}_std"]) for key, (name, _) in WHICH_BASE_SCORES.items()},
              "seeds": str(r["n_seeds"])} for r in best]
     for key, name in REFERENCES.items():
         scores = {WHICH_BASE_SCORES[m][0]: f"{references[key][m]:.2f}" for m in ("fid", "precision", "recall")}

@@ -156,10 +156,16 @@ def measure_toy_modes(m, results):
 
 
 def _table(m, results):
+    """The measure's table, its rows narrowed to those matching every column value of `rows`."""
     path = results["root"] / m["table"]
     if not path.exists():
         raise NotRun()
-    return pd.read_csv(path)
+    frame = pd.read_csv(path)
+    for column, value in m.get("rows", {}).items():
+        frame = frame[frame[column] == value]
+    if frame.empty:
+        raise NotRun(f"no row with {m['rows']}")
+    return frame
 
 
 def _row_name(row):
@@ -171,7 +177,7 @@ def measure_table_compare(m, results):
     frame = _table(m, results)
     shown = "; ".join(f"{_row_name(r)}: {m['larger']} {r[m['larger']]:.2f} vs {m['smaller']} {r[m['smaller']]:.2f}"
                       for _, r in frame.iterrows())
-    return f"{shown}; single run each", bool((frame[m["larger"]] >= frame[m["smaller"]]).all())
+    return f"{shown}; {_seeds_said(frame)}", bool((frame[m["larger"]] >= frame[m["smaller"]]).all())
 
 
 def measure_table_at_least(m, results):
@@ -184,7 +190,15 @@ def measure_table_at_least(m, results):
     if frame.empty:
         raise NotRun(f"no row has {m['column']}")
     shown = "; ".join(f"{_row_name(r)}: {r[m['column']]:.2f}" for _, r in frame.iterrows())
-    return f"{m['column']} {shown}; single run each", bool((frame[m["column"]] >= m["minimum"]).all())
+    return f"{m['column']} {shown}; {_seeds_said(frame)}", bool((frame[m["column"]] >= m["minimum"]).all())
+
+
+def _seeds_said(frame):
+    """How many runs each row's numbers are the mean of (a table with a seeds column)."""
+    if "seeds" not in frame:
+        return "single run each"
+    counts = sorted({len(str(s).split()) for s in frame["seeds"]})
+    return "single run each" if counts == [1] else f"mean over {' or '.join(map(str, counts))} seeds"
 
 
 MEASURES = {"ranking": measure_ranking, "band": measure_band, "correlation": measure_correlation,

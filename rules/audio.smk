@@ -69,7 +69,7 @@ rule preprocess_audio:
 
 rule generate_audio:
     input:
-        model=f"{RUN}/model.pt",
+        model=model_file,
         base=f"{RUN}/base.npz",
     output:
         wav=report(
@@ -98,7 +98,7 @@ rule generate_audio:
 rule audio_scores:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
-        model=f"{RUN}/model.pt",
+        model=model_file,
         base=f"{RUN}/base.npz",
     output:
         f"{RUN}/audio_scores.json",
@@ -114,11 +114,7 @@ rule audio_scores:
         runtime=res("evaluate", "runtime"),
     params:
         hop=config["audio"]["chunk"]["hop"],
-        frame_bases={
-            name: {**config["bases"][name], **updates}
-            for name, updates in config["audio"]["frame_bases"].items()
-        },
-        frame_validation=config["audio"]["frame_validation"],
+        run=run_settings,
     script:
         "../workflow_scripts/audio_scores.py"
 
@@ -150,7 +146,7 @@ rule train_speech_classifier:
 rule speech_scores:
     input:
         data=f"{R}/data/{{dataset}}/splits.json",
-        model=f"{RUN}/model.pt",
+        model=model_file,
         wav=f"{RUN}/generated.wav",
         classifier=f"{R}/metrics/speech_classifier.pt",
         classifier_summary=f"{R}/metrics/speech_classifier.json",
@@ -170,6 +166,7 @@ rule speech_scores:
         digits=lambda w: config["audio"]["datasets"][w.dataset]["digits"],
         hop=config["audio"]["chunk"]["hop"],
         vad=config["audio"]["speech"]["vad"],
+        run=run_settings,
     script:
         "../workflow_scripts/speech_scores.py"
 
@@ -211,9 +208,14 @@ rule audio_figures:
 
 rule audio_table:
     input:
-        scores=[f"{audio_run(d)}/audio_scores.json" for d in audio_datasets()],
+        scores=[f"{run}/audio_scores.json" for run in audio_table_runs()],
+        bases=[f"{run}/base.json" for run in audio_table_runs()],
         info=[f"{R}/data/{d}/splits.json" for d in audio_datasets()],
-        speech=[f"{audio_run(d)}/speech_scores.json" for d in speech_datasets()],
+        speech=[
+            f"{run}/speech_scores.json"
+            for d in speech_datasets()
+            for run in audio_runs(d)
+        ],
     output:
         csv=report(
             f"{R}/tables/audio.csv",
@@ -233,7 +235,7 @@ rule audio_table:
         mem_mb=res("report", "mem_mb"),
         runtime=res("report", "runtime"),
     params:
+        runs=audio_table_runs(),
         datasets=audio_datasets(),
-        speech_datasets=speech_datasets(),
     script:
         "../workflow_scripts/audio_table.py"

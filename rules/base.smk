@@ -19,5 +19,7 @@ rule fit_base:
         name=base_name,
         settings=base_settings,
         run=fit_settings,
+        # an audio base that chooses (the flow its epoch) holds out this fraction of the recordings
+        validation_fraction=config["audio"]["frame_validation"],
     script:
         "../workflow_scripts/fit_base.py"

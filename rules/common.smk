@@ -226,9 +226,30 @@ def speech_datasets():
     ]
 
 
-def audio_run(dataset):
+def audio_seeds(dataset):
+    """The seeds of a dataset's audio runs: audio.seeds.<dataset>, or the first of seeds."""
+    return config["audio"]["seeds"].get(dataset, config["seeds"][:1])
+
+
+def audio_runs(dataset, algorithms=None):
+    """The run folders of an audio dataset: every algorithm of audio.algorithms (or `algorithms`)
+    and seed of audio_seeds."""
     a = config["audio"]
-    return f"{R}/{dataset}/{a['algorithm']}/K{a['K']}/seed{config['seeds'][0]}"
+    return [
+        f"{R}/{dataset}/{algorithm}/K{a['K']}/seed{seed}"
+        for algorithm in (algorithms or a["algorithms"])
+        for seed in audio_seeds(dataset)
+    ]
+
+
+def audio_run(dataset):
+    """The run the dataset's figures show: its first algorithm (the HMM) at its first seed."""
+    return audio_runs(dataset, config["audio"]["algorithms"][:1])[0]
+
+
+def audio_table_runs():
+    """Every audio run in the audio table, with the speech scores for the FSDD datasets."""
+    return [run for d in audio_datasets() for run in audio_runs(d)]
 
 
 def violin_file():
@@ -268,7 +289,7 @@ def audio_raw_input(wildcards):
 
 def audio_outputs():
     datasets = audio_datasets()
-    files = [f"{audio_run(d)}/generated.wav" for d in datasets]
+    files = [f"{run}/generated.wav" for d in datasets for run in audio_runs(d)]
     files += [
         f"{R}/figures/{d}_{name}.{ext}"
         for d in datasets
@@ -302,7 +323,8 @@ def base_name(wildcards):
 
 def base_settings(wildcards):
     overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
-    if base_name(wildcards) == "hmm":  # the audio chain's training sequence
+    # the audio chain's training sequence: audio.sequence unless the variant names its own
+    if base_name(wildcards) == "hmm":
         overrides = {"sequence": config["audio"]["sequence"], **overrides}
     return {**config["bases"][base_name(wildcards)], **overrides}
 
@@ -326,7 +348,10 @@ def fit_settings(wildcards):
     a changed evaluation setting reruns the evaluation only)."""
     data = {
         k: v
-        for k, v in config["data"].get(wildcards.dataset, {}).items()
+        for k, v in (
+            config["data"].get(wildcards.dataset)
+            or config["audio"]["datasets"].get(wildcards.dataset, {})
+        ).items()
         if k
         not in ("source", "partition")  # where the files lie is not a result parameter
     }

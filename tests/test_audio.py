@@ -123,27 +123,33 @@ def test_conv_autoencoder_trains_on_real_chunks(fsdd_digit0):
     assert model.encode(x).shape == (100, 80) and model.reconstruct(x).shape == x.shape
 
 
-# -- audio_scores: the frame-wise bases beside the HMM, on real codes -----------------------------
+# -- the audio runs: bases fitted by fit_base on real codes, scored, tabulated ---------------------
 
-FRAME_BASES = {"flow": {"hidden_features": [64, 64], "epochs": 20, "batch_size": 64, "patience": 5, "device": "cpu"},
-               "dpgmm": {"max_components": 5}}
+AUDIO_BASES = {"iml_audio": ("hmm", {"n_states": 4, "n_iter": 5, "device": "cpu", "sequence": "concatenated"}),
+               "iml_audio_flow": ("flow", {"hidden_features": [64, 64], "epochs": 20, "batch_size": 64,
+                                           "patience": 5, "device": "cpu"}),
+               "iml_audio_dpgmm": ("dpgmm", {"max_components": 5})}
 
 
 @pytest.fixture(scope="module")
 def digit0_run(recordings, fsdd_digit0, tmp_path_factory):
     """FSDD digit 0 as the workflow splits it with 60 training recordings (speaker theo held out),
-    coded by the suite's digit-0 autoencoder (tests/conftest.py), and a 4-state HMM on its codes."""
+    coded by the suite's digit-0 autoencoder (tests/conftest.py), and the runs of AUDIO_BASES laid
+    out as the workflow's (<dataset>/<algorithm>/K80/seed0), each base fitted by fit_base."""
     from iml.io import save_json, save_npz
     from iml.steps import train as steps
 
     _, model_path, _ = fsdd_digit0
-    data_dir, run = tmp_path_factory.mktemp("fsdd_digit0_60"), tmp_path_factory.mktemp("run")
+    data_dir, root = tmp_path_factory.mktemp("fsdd_digit0_60"), tmp_path_factory.mktemp("results")
     arrays, info = fsdd.make_splits(fsdd.recordings(recordings, fsdd.manifest()), [0], 60, ["theo"], seed=0)
     save_npz(data_dir / "splits.npz", **arrays)
     save_json(data_dir / "splits.json", info)
-    steps.fit_base(data_dir, model_path, "hmm", {"n_states": 4, "n_iter": 5, "device": "cpu"}, 0,
-                   run / "base.npz", run / "base.json")
-    return data_dir, model_path, run, arrays
+    runs = {}
+    for algorithm, (name, settings) in AUDIO_BASES.items():
+        runs[algorithm] = run = root / "fsdd_digit0" / algorithm / "K80" / "seed0"
+        steps.fit_base(data_dir, model_path, name, settings, 0, run / "base.npz", run / "base.json",
+                       validation_fraction=0.1)
+    return data_dir, model_path, runs, arrays
 
 
 def test_held_out_recordings_are_whole_seeded_and_never_all(digit0_run):
@@ -163,42 +169,78 @@ def test_held_out_recordings_are_whole_seeded_and_never_all(digit0_run):
         audio.hold_out_recordings(lengths, 1.0, seed=0)
 
 
-def test_audio_scores_add_the_flow_and_dpgmm_and_they_beat_a_fixed_base(digit0_run, tmp_path, one_thread):
+def test_audio_bases_fitted_by_fit_base_are_scored_and_tabulated(digit0_run, tmp_path, one_thread):
+    """The flow chooses its epoch on held-out whole recordings; every base's scores per frame are
+    finite, the learned frame-wise densities beat the HMM's 4-state starting GMM on the training
+    codes, and the audio table has one row per run with the scores of its files."""
+    from iml.bases import load_base
     from iml.io import load_json
     from iml.steps import aggregate
     from iml.steps import audio as audio_steps
 
-    data_dir, model_path, run, arrays = digit0_run
-    audio_steps.audio_scores(data_dir, model_path, run / "base.npz", 400, 0, tmp_path / "scores.json",
-                          FRAME_BASES, 0.1)
-    scores = load_json(tmp_path / "scores.json")
-    held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
-    for name in ("flow", "dpgmm"):
-        assert np.isfinite([held_out[name], training[name]]).all()
-        # a learned frame-wise density fits the codes better than N(0, I) on standardised codes, even the
-        # held-out speaker's
-        assert training[name] > training["standard_normal"] + 10, name
-        assert held_out[name] > held_out["standard_normal"], name
-    flow, dpgmm = scores["frame_bases"]["flow"], scores["frame_bases"]["dpgmm"]
-    assert 1 <= dpgmm["components_kept"] <= 5
-    # the step's flow, refitted as the step fits it: it kept its best validation epoch
-    codes, lengths = encode(load_model(model_path), arrays["x_train"]), arrays["lengths_train"]
-    bases, facts, _ = audio_steps.fit_frame_bases({"flow": FRAME_BASES["flow"]}, codes, lengths, 0.1, 0)
-    assert facts["flow"]["best_epoch"] == flow["best_epoch"] and facts["flow"]["validation"] == flow["validation"]
-    assert_kept_the_best_epoch(bases["flow"], codes[audio.hold_out_recordings(lengths, 0.1, 0)[0]])
-    assert flow["fit_codes"] > flow["validation"]  # the codes it trained on, better than those it stopped on
-    assert scores["frame_bases_validation"]["held_out"].startswith("6 of the 60 training recordings")
+    data_dir, model_path, runs, arrays = digit0_run
+    flow_fit = load_json(runs["iml_audio_flow"] / "base.json")
+    assert flow_fit["validation_held_out"].startswith("6 of the 60 training recordings")
+    held, _ = audio.hold_out_recordings(arrays["lengths_train"], 0.1, 0)
+    codes = encode(load_model(model_path), arrays["x_train"])
+    assert flow_fit["n_codes"] == (~held).sum() and flow_fit["n_validation_codes"] == held.sum()
+    assert_kept_the_best_epoch(load_base(runs["iml_audio_flow"] / "base.npz"), codes[held])
+    assert load_json(runs["iml_audio"] / "base.json")["n_validation_codes"] == 0  # the HMM chooses nothing
+    for run in runs.values():
+        audio_steps.audio_scores(data_dir, model_path, run / "base.npz", 400, run / "audio_scores.json")
+    scores = {a: load_json(run / "audio_scores.json") for a, run in runs.items()}
+    for algorithm, s in scores.items():
+        assert np.isfinite([s["log_likelihood_per_frame"], s["train_log_likelihood_per_frame"]]).all(), algorithm
+        assert s["provenance"]["settings_hash"] and s["reconstruction_snr_db"] > 0
+    hmm = scores["iml_audio"]
+    assert hmm["hmm_sequence"] == "concatenated"
+    assert hmm["train_log_likelihood_per_frame"] >= hmm["start_train_log_likelihood_per_frame"]  # EM never lowers it
+    for algorithm in ("iml_audio_flow", "iml_audio_dpgmm"):
+        assert scores[algorithm]["train_log_likelihood_per_frame"] > hmm["start_train_log_likelihood_per_frame"]
+        assert "start_train_log_likelihood_per_frame" not in scores[algorithm]
 
     table = tmp_path / "audio"
-    aggregate.audio_table(["fsdd_digit0"], [tmp_path / "scores.json"], [data_dir / "splits.json"],
+    aggregate.audio_table(list(runs.values()), {"fsdd_digit0": data_dir / "splits.json"},
                           [table.with_suffix(s) for s in (".csv", ".md", ".tex")])
     with open(table.with_suffix(".csv")) as f:
-        (row,) = csv.DictReader(f)
-    assert float(row["flow"]) == pytest.approx(held_out["flow"]) and float(row["dpgmm_train"]) == pytest.approx(
-        training["dpgmm"])
-    assert row["flow_best_epoch"] == str(flow["best_epoch"]) and row["dpgmm_components_kept"]
+        rows = {row["algorithm"]: row for row in csv.DictReader(f)}
+    assert list(rows) == list(runs)  # no speech scores: no reference rows
+    for algorithm, row in rows.items():
+        assert float(row["ll"]) == pytest.approx(scores[algorithm]["log_likelihood_per_frame"])
+        assert float(row["ll_train"]) == pytest.approx(scores[algorithm]["train_log_likelihood_per_frame"])
+        assert row["seeds"] == "0" and row["ll_std"] == ""  # one seed: no spread
+    assert rows["iml_audio"]["base"] == "hmm (concatenated)" and rows["iml_audio"]["chose"].startswith("EM 5")
+    assert rows["iml_audio_flow"]["chose"] == f"epoch {flow_fit['best_epoch']}"
     caption = table.with_suffix(".md").read_text()
-    assert "a normalizing flow (flow), a Dirichlet-process GMM (dpgmm)" in caption and "a seeded 10%" in caption
+    assert "chosen on 6 of the 60 training recordings" in caption and "FSDD labels [0]" in caption
+
+
+def test_the_audio_table_gives_mean_and_std_over_seeds(digit0_run, tmp_path):
+    """Two seeds of one run: the table's number is their mean, its _std column their spread."""
+    import shutil
+
+    from iml.io import load_json, save_json
+    from iml.steps import aggregate
+    from iml.steps import audio as audio_steps
+
+    data_dir, model_path, runs, _ = digit0_run
+    folders = []
+    for seed, shift in ((0, 0.0), (1, 2.0)):
+        folder = tmp_path / "fsdd_digit0" / "iml_audio_dpgmm" / "K80" / f"seed{seed}"
+        shutil.copytree(runs["iml_audio_dpgmm"], folder, ignore=shutil.ignore_patterns("audio_scores.json"))
+        audio_steps.audio_scores(data_dir, model_path, folder / "base.npz", 400, folder / "audio_scores.json")
+        scores = load_json(folder / "audio_scores.json")
+        scores["log_likelihood_per_frame"] += shift
+        save_json(folder / "audio_scores.json", scores)
+        folders.append(folder)
+    (row,) = aggregate.audio_rows([aggregate.audio_run_record(f) for f in folders])
+    base = load_json(folders[0] / "audio_scores.json")["log_likelihood_per_frame"]
+    assert row["seeds"] == "0 1" and row["ll"] == pytest.approx(base + 1.0)
+    assert row["ll_std"] == pytest.approx(np.sqrt(2.0))
+    scores["provenance"]["settings_hash"] = "another"  # seed 1 produced with other settings
+    save_json(folders[1] / "audio_scores.json", scores)
+    with pytest.raises(ValueError, match="fsdd_digit0/iml_audio_dpgmm: refusing to pool seeds"):
+        aggregate.audio_rows([aggregate.audio_run_record(f) for f in folders])
 
 
 @pytest.mark.parametrize("damage", ["cut", "zeroed"])

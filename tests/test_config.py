@@ -88,23 +88,27 @@ def test_the_workflow_refuses_a_bad_config_before_any_job(workdir, override, exp
 def expected_jobs(config):
     """{rule: jobs} a config asks for, counted from the config alone: each MNIST algorithm at each
     K and seed; each which-base variant (mnist.bases not trained themselves) at each of mnist.bases_K
-    (else mnist.K) on IML's model; one run per audio dataset (the violin only with a recording), the
-    speech scores per spoken-digit (FSDD) dataset; no CELEB-A without its images."""
+    (else mnist.K) on IML's model; per audio dataset (the violin only with a recording) a run per
+    audio algorithm and audio seed, one autoencoder per seed, the speech scores of every run of a
+    spoken-digit (FSDD) dataset; no CELEB-A without its images."""
     m, seeds = config["mnist"], len(config["seeds"])
     audio = [d for d in config["audio"]["run"]
              if config["audio"]["datasets"][d]["source"] != "violin" or config["data"]["violin"]["source"]]
     speech = [d for d in audio if config["audio"]["datasets"][d]["source"] == "fsdd"]
+    audio_seeds = {d: len(config["audio"]["seeds"].get(d, [0])) for d in audio}
+    audio_runs = {d: n * len(config["audio"]["algorithms"]) for d, n in audio_seeds.items()}
     runs = len(m["algorithms"]) * len(m["K"]) * seeds
     variants = len([b for b in m["bases"] if b not in m["algorithms"]]) * len(m.get("bases_K") or m["K"]) * seeds
     invertible = len([a for a in m["algorithms"] if a == "iml"]) * len(m["K"]) * seeds + variants
     once = ["download_fsdd", "figure_toy2d", "preprocess_mnist", "figure_two_digits", "train_classifier",
             "quality_references", "audio_table", "figure_nearest", "make_figures", "make_tables", "table1",
             "which_base", "figure_memorisation", "verdict", "all"]
-    per_audio = ["preprocess_audio", "audio_scores", "generate_audio", "audio_figures"]
-    return {**dict.fromkeys(once, 1), **dict.fromkeys(per_audio, len(audio)),
+    per_audio_run = ["audio_scores", "generate_audio"]
+    return {**dict.fromkeys(once, 1), **dict.fromkeys(["preprocess_audio", "audio_figures"], len(audio)),
+            **dict.fromkeys(per_audio_run, sum(audio_runs.values())),
             "download_mnist": len(mnist.POOL_FILES[config["data"]["mnist"]["pool"]]),
-            "speech_scores": len(speech), "train_speech_classifier": min(len(speech), 1),
-            "train": runs + len(audio), "fit_base": runs + variants + len(audio),
+            "speech_scores": sum(audio_runs[d] for d in speech), "train_speech_classifier": min(len(speech), 1),
+            "train": runs + sum(audio_seeds.values()), "fit_base": runs + variants + sum(audio_runs.values()),
             "evaluate_exact": invertible, "evaluate_scored": runs - invertible + variants}
 
 

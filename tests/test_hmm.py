@@ -378,6 +378,23 @@ def test_samples_follow_the_chain_and_the_emissions():
         np.testing.assert_allclose(codes[states == k].var(0), truth.variances[k] * std**2, rtol=0.08)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.5])
+def test_the_sample_temperature_scales_each_states_spread(temperature, tmp_path):
+    truth = HMMParams(startprob=np.array([0.5, 0.5]), transmat=np.array([[0.9, 0.1], [0.2, 0.8]]),
+                      means=np.array([[0.0, 1.0], [5.0, -1.0]]), variances=np.array([[1.0, 0.25], [0.5, 4.0]]))
+    mean, std = np.array([10.0, -3.0]), np.array([2.0, 0.5])
+    base = hmm_base(truth, mean, std)
+    base.sample_temperature = temperature
+    codes, states = base.sample(20000)
+    for k in range(2):
+        np.testing.assert_allclose(codes[states == k].mean(0), truth.means[k] * std + mean, atol=0.05)
+        np.testing.assert_allclose(codes[states == k].var(0), temperature**2 * truth.variances[k] * std**2,
+                                   rtol=0.08, atol=1e-12)
+    assert GaussianHMMBase(sample_temperature=temperature).settings()["sample_temperature"] == temperature
+    with pytest.raises(ValueError, match="sample_temperature must be >= 0"):
+        GaussianHMMBase(sample_temperature=-1.0)
+
+
 def test_registered_stored_and_keeps_the_shared_interface(small, tmp_path):
     z, lengths, _ = small
     assert BASES["hmm"] is GaussianHMMBase

@@ -109,6 +109,7 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
     from iml.steps import train as train_steps
 
     model, run, _, _ = trained
+    folder = tmp_path / "fsdd_digit0" / "iml_audio" / "K80" / "seed0"  # the workflow's run layout
     classifier, summary = tmp_path / "classifier.pt", tmp_path / "classifier.json"
     speech.save_classifier(classifier, model, run["settings"])
     save_json(summary, {"test_accuracy": 0.9})
@@ -122,12 +123,13 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
                             tmp_path / "train.ckpt")
     train_steps.fit_base(tmp_path, tmp_path / "model.pt", "hmm",
                          {"n_states": 4, "n_iter": 3, "device": "cpu", "sequence": "per_recording"}, 0,
-                         tmp_path / "base.npz", tmp_path / "base.json")
-    audio_steps.generate_audio(tmp_path / "model.pt", tmp_path / "base.npz", 5, 400, tmp_path / "gen.wav",
-                            tmp_path / "gen.npz")
+                         folder / "base.npz", folder / "base.json")
+    audio_steps.generate_audio(tmp_path / "model.pt", folder / "base.npz", 5, 400, tmp_path / "gen.wav",
+                               tmp_path / "gen.npz")
     steps.speech_scores(tmp_path, tmp_path / "model.pt", tmp_path / "gen.wav", classifier, summary, [0], 400,
-                        None, 0, "cpu", tmp_path / "speech.json")
-    scores = load_json(tmp_path / "speech.json")
+                        None, 0, "cpu", folder / "speech_scores.json", run_settings={"seed": 0})
+    scores = load_json(folder / "speech_scores.json")
+    assert scores["provenance"]["settings_hash"] and scores["provenance"]["versions"]["torch"]
     assert scores["held_out"]["recordings"] == 50 and scores["digit"] == 0
     assert 42 <= scores["held_out"]["segments"] <= 55
     assert scores["training_recordings"]["segments"] >= 40 and scores["training_recordings"]["recognised"] > 0.6
@@ -135,16 +137,20 @@ def test_speech_scores_of_a_run_and_the_audio_table(trained, entries, tmp_path):
         assert set(scores[name]) >= {"segments", "recognised", "fd", "median_seconds", "duration_w1"}, name
     assert scores["noise"]["fd"] is None or scores["training_recordings"]["fd"] < scores["noise"]["fd"]
 
-    audio_steps.audio_scores(tmp_path, tmp_path / "model.pt", tmp_path / "base.npz", 400, 0, tmp_path / "scores.json",
-                          {}, 0.1)
+    audio_steps.audio_scores(tmp_path, tmp_path / "model.pt", folder / "base.npz", 400, folder / "audio_scores.json")
     table = tmp_path / "audio"
-    aggregate.audio_table(["fsdd_digit0"], [tmp_path / "scores.json"], [tmp_path / "splits.json"],
-                          [table.with_suffix(s) for s in (".csv", ".md", ".tex")],
-                          speech_paths={"fsdd_digit0": tmp_path / "speech.json"})
+    aggregate.audio_table([folder], {"fsdd_digit0": tmp_path / "splits.json"},
+                          [table.with_suffix(s) for s in (".csv", ".md", ".tex")])
     with open(table.with_suffix(".csv")) as f:
-        (row,) = csv.DictReader(f)
-    assert row["hmm_sequence"] == "per_recording"
-    assert int(row["gen_segments"]) == scores["generated"]["segments"]
-    assert float(row["train_ref_recognised"]) == pytest.approx(scores["training_recordings"]["recognised"])
-    assert int(row["real_segments"]) == scores["held_out"]["segments"]
+        rows = {row["algorithm"]: row for row in csv.DictReader(f)}
+    run = rows.pop("iml_audio")
+    assert run["base"] == "hmm (per_recording)"
+    assert int(float(run["segments"])) == scores["generated"]["segments"]
+    assert float(run["recognised"]) == pytest.approx(scores["generated"]["recognised"])
+    # the references follow the run, each scored as the generated audio is
+    target = rows.pop("reference: held-out recordings (the target)")
+    assert int(float(target["segments"])) == scores["held_out"]["segments"]
+    for source, label in aggregate.SPEECH_REFERENCES.items():
+        assert float(rows.pop(label)["recognised"]) == pytest.approx(scores[source]["recognised"]), source
+    assert not rows
     assert "90.0% accurate on the held-out speaker" in table.with_suffix(".md").read_text()

@@ -171,27 +171,33 @@ def test_quick_preset_audio_chain(quick_run):
         for name in ("spectrogram", "reconstruction"):
             assert (out / "figures" / f"{dataset}_{name}.png").stat().st_size > 1000
     with open(out / "tables" / "audio.csv") as f:
-        rows = {r["dataset"]: r for r in csv.DictReader(f)}
-    assert set(rows) == {"fsdd_all", "violin"}
-    assert rows["violin"]["frame_validation"].startswith("the last ")  # one recording: its end is held out
-    for row in rows.values():
-        assert all(np.isfinite(float(row[k])) for k in ("hmm", "gmm", "standard_normal", "flow", "dpgmm",
-                                                        "reconstruction_snr_db"))
-        # the learned frame-wise bases fit the training codes better than the fixed one
-        assert min(float(row["flow_train"]), float(row["dpgmm_train"])) > float(row["standard_normal_train"])
-        assert 1 <= int(row["flow_best_epoch"]) <= 10 and int(row["dpgmm_components_kept"]) >= 1
-        assert float(row["reconstruction_snr_db"]) > 0
-        # the HMM starts as the GMM of the gmm column, and EM never lowers the likelihood
-        assert row["gmm_source"] == "the HMM's starting GMM"
-        assert float(row["hmm_train"]) >= float(row["gmm_train"])
-    # the speech scores: the FSDD dataset's generated audio and its references, none for the violin
-    speech = rows["fsdd_all"]
-    assert int(speech["real_segments"]) > 250 and speech["hmm_sequence"] == "concatenated"
-    for prefix in ("gen", "train_ref", "recon_ref", "noise_ref"):
-        assert speech[f"{prefix}_segments"].isdigit(), prefix
-    assert int(speech["train_ref_segments"]) > 150  # of 200 recordings
-    assert float(speech["train_ref_is"]) > max(1.5, float(speech["noise_ref_is"]))  # real digits vary, noise not
-    assert rows["violin"]["gen_segments"] == ""
+        rows = {(r["dataset"], r["algorithm"]): r for r in csv.DictReader(f)}
+    algorithms = ["iml_audio", "iml_audio_per_recording", "iml_audio_gmm", "iml_audio_flow"]
+    assert [a for d, a in rows if d == "violin"] == algorithms  # no speech scores: no references
+    assert [a for d, a in rows if d == "fsdd_all"][:4] == algorithms
+    for dataset in ("fsdd_all", "violin"):
+        runs = {a: rows[dataset, a] for a in algorithms}
+        for row in runs.values():
+            assert all(np.isfinite(float(row[k])) for k in ("ll", "ll_train", "snr_db")) and float(row["snr_db"]) > 0
+        hmm = runs["iml_audio"]
+        assert hmm["base"] == "hmm (concatenated)" and runs["iml_audio_per_recording"]["base"] == "hmm (per_recording)"
+        assert float(hmm["ll_train"]) >= float(hmm["start_gmm_train"])  # EM never lowers the likelihood
+        # the flow, a learned frame-wise density, fits the training codes better than the 8-state mixture
+        assert float(runs["iml_audio_flow"]["ll_train"]) > float(runs["iml_audio_gmm"]["ll_train"])
+        assert runs["iml_audio_flow"]["chose"].startswith("epoch ")
+        assert float(hmm["train_s"]) > 0 and runs["iml_audio_flow"]["train_s"] == ""  # it shares the autoencoder
+    # the speech scores: every FSDD run's generated audio, then the references; none for the violin
+    speech = rows["fsdd_all", "iml_audio"]
+    assert float(rows["fsdd_all", "reference: held-out recordings (the target)"]["segments"]) > 250
+    for algorithm in algorithms:
+        assert float(rows["fsdd_all", algorithm]["segments"]) >= 1, algorithm
+    train_ref = rows["fsdd_all", "reference: training recordings (the floor)"]
+    noise_ref = rows["fsdd_all", "reference: noise with the data's spectrum"]
+    assert float(train_ref["segments"]) > 150  # of 200 recordings
+    assert float(train_ref["is"]) > max(1.5, float(noise_ref["is"]))  # real digits vary, noise not
+    assert speech["segments"] and rows["violin", "iml_audio"]["segments"] == ""
+    violin_flow = json.loads((out / "violin" / "iml_audio_flow" / "K80" / "seed0" / "base.json").read_text())
+    assert violin_flow["validation_held_out"].startswith("the last ")  # one recording: its end is held out
     classifier = json.loads((out / "metrics" / "speech_classifier.json").read_text())
     assert classifier["test_accuracy"] >= classifier["accuracy_bar"]
     info = json.loads((out / "data" / "violin" / "splits.json").read_text())

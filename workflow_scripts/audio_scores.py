@@ -8,8 +8,7 @@ audio.audio_scores(
     snakemake.input.model,
     snakemake.input.base,
     hop=snakemake.params.hop,
-    seed=int(snakemake.wildcards.seed),
     out_path=snakemake.output[0],
-    frame_bases=snakemake.params.frame_bases,
-    validation_fraction=snakemake.params.frame_validation,
+    run_settings=snakemake.params.run,
+    device=snakemake.config["device"],
 )

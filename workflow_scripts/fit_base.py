@@ -12,5 +12,6 @@ train.fit_base(
     base_path=snakemake.output.base,
     summary_path=snakemake.output.summary,
     run_settings=snakemake.params.run,
+    validation_fraction=snakemake.params.validation_fraction,
     device=snakemake.config["device"],  # where to compute is not a result parameter
 )

@@ -15,4 +15,5 @@ speech.speech_scores(
     seed=int(snakemake.wildcards.seed),
     device=snakemake.config["device"],
     out_path=snakemake.output[0],
+    run_settings=snakemake.params.run,
 )

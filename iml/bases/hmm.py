@@ -500,7 +500,8 @@ class GaussianHMMBase(BaseDistribution):
                  backend: Literal["torch", "hmmlearn"] = "torch", var_floor: float = 1e-3,
                  init: Literal["gmm", "kmeans", "random"] = "gmm", device: str = "auto",
                  dtype: Literal["float32", "float64"] = "float32",
-                 sequence: Literal["concatenated", "per_recording"] = "per_recording", random_state: int = 0):
+                 sequence: Literal["concatenated", "per_recording"] = "per_recording",
+                 sample_temperature: float = 1.0, random_state: int = 0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
         if init not in ("gmm", "kmeans", "random"):
@@ -509,11 +510,13 @@ class GaussianHMMBase(BaseDistribution):
             raise ValueError(f"HMM dtype must be 'float32' or 'float64', got {dtype!r}")
         if sequence not in SEQUENCES:
             raise ValueError(f"HMM sequence must be one of {SEQUENCES}, got {sequence!r}")
+        if not sample_temperature >= 0:
+            raise ValueError(f"HMM sample_temperature must be >= 0, got {sample_temperature!r}")
         if n_states < 1 or n_iter < 1:
             raise ValueError(f"HMM needs n_states >= 1 and n_iter >= 1, got {n_states} and {n_iter}")
         self.n_states, self.n_iter, self.tol, self.backend = n_states, n_iter, tol, backend
         self.var_floor, self.init, self.device, self.dtype = var_floor, init, device, dtype
-        self.sequence, self.random_state = sequence, random_state
+        self.sequence, self.sample_temperature, self.random_state = sequence, sample_temperature, random_state
         self.utterance_lengths_ = None  # the training recordings' lengths, drawn from by the sampler
         self.rng = np.random.default_rng(random_state)
 
@@ -631,7 +634,9 @@ class GaussianHMMBase(BaseDistribution):
         for t in range(n):
             cdf = start_cdf if restart[t] else trans_cdf[states[t - 1]]
             states[t] = min(np.searchsorted(cdf, u[t] * cdf[-1], side="right"), last)
-        z = p.means[states] + np.sqrt(p.variances[states]) * self.rng.standard_normal((n, p.means.shape[1]))
+        # the temperature scales each state's spread: 0 emits its mean, 1 draws from its Gaussian
+        noise = self.rng.standard_normal((n, p.means.shape[1]))
+        z = p.means[states] + self.sample_temperature * np.sqrt(p.variances[states]) * noise
         return self._destandardise(z), states, lengths
 
     def _utterance_lengths(self, n):
@@ -687,7 +692,8 @@ class GaussianHMMBase(BaseDistribution):
     def settings(self):
         return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
                 "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
-                "sequence": self.sequence, "random_state": self.random_state}
+                "sequence": self.sequence, "sample_temperature": self.sample_temperature,
+                "random_state": self.random_state}
 
     def fitted_arrays(self):
         return {**vars(self.params_), **{f"start_{k}": v for k, v in vars(self.initial_params_).items()},

@@ -167,3 +167,10 @@ def hold_out_recordings(lengths, fraction, seed):
     held = np.repeat(chosen, lengths)
     return held, (f"{n_held} of the {len(lengths)} training recordings ({held.sum()} of {len(held)} frames), "
                   f"drawn with seed {seed}")
+
+
+def kept_lengths(lengths, held):
+    """The recordings' lengths once the frames of `held` (hold_out_recordings' mask) are taken out;
+    recordings left empty are dropped."""
+    kept = np.add.reduceat(~np.asarray(held), np.cumsum(np.concatenate([[0], lengths[:-1]])).astype(int))
+    return kept[kept > 0]

@@ -1,6 +1,9 @@
 """Aggregation over runs: the tables (Table 1, KDE by K, audio) and Fig. 3 from every run's results."""
 
 import logging
+from pathlib import Path
+
+import pandas as pd
 
 from iml import plots, tables
 from iml.data import display_images
@@ -56,99 +59,164 @@ def make_figures(dataset, runs, likelihood_arrays, kde_vs_k_paths, scatter_paths
     plots.likelihood_scatter([{**key, **load_npz(path)} for key, path in likelihood_arrays], scatter_paths)
 
 
-def audio_scores_row(scores):
-    """Per base: held-out and training (_train) log-likelihood per frame; per frame base, what it
-    chose (flow_best_epoch, dpgmm_components_kept)."""
-    held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
-    names = sorted(held_out, key=lambda name: AUDIO_BASE_ORDER.index(name))  # JSON keys come back sorted
-    chosen = {f"{name}_{choice}": scores["frame_bases"][name][choice] for name in names
-              for choice in ("best_epoch", "components_kept") if choice in scores["frame_bases"].get(name, {})}
-    return {**{name: held_out[name] for name in names}, **{f"{name}_train": training[name] for name in names},
-            **chosen}
+def audio_run_record(folder):
+    """One audio run's summaries (a folder <dataset>/<algorithm>/K<k>/seed<s> of a results folder
+    or of a published copy): its scores, its base.json, its speech scores (FSDD only) and its
+    training wall time (the published train.json, or the training job's benchmark file; none for a
+    variant sharing another run's autoencoder)."""
+    folder = Path(folder)
+    dataset, algorithm, k, seed = folder.parts[-4:]
+    optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
+                for name in ("speech_scores", "train")}
+    benchmark = folder.parents[3] / "benchmarks" / "train" / f"{dataset}_{algorithm}_{k}_{seed}.tsv"
+    seconds = (optional["train"] or {}).get("wall_seconds")
+    if seconds is None and benchmark.exists():
+        seconds = float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])
+    return {"dataset": dataset, "algorithm": algorithm, "seed": int(seed.removeprefix("seed")),
+            "scores": load_json(folder / "audio_scores.json"), "base": load_json(folder / "base.json"),
+            "speech": optional["speech_scores"], "train_seconds": seconds}
 
 
-def audio_table(datasets, score_paths, info_paths, table_paths, speech_paths=None):
-    """One row per audio dataset: log-likelihood per frame under each base, held-out and on the
-    training codes; what the frame bases chose; the HMM's training sequence and EM's iterations; the
-    reconstruction SNR; and, for the datasets in `speech_paths` ({dataset: speech_scores.json}),
-    the speech scores of the generated audio and of its references (speech_row)."""
-    rows, fractions, accuracies = [], set(), set()
-    speech_paths = speech_paths or {}
-    for dataset, score_path, info_path in zip(datasets, score_paths, info_paths):
-        scores, info = load_json(score_path), load_json(info_path)
-        validation = scores["frame_bases_validation"]
-        fractions.add(validation["fraction"])
-        speech = load_json(speech_paths[dataset]) if dataset in speech_paths else None
-        if speech:
-            accuracies.add(speech["classifier_accuracy"])
-        rows.append({"dataset": dataset, **audio_scores_row(scores), "gmm_source": scores["gmm_source"],
-                     "hmm_sequence": scores.get("hmm_sequence", "per_recording"),
-                     "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
-                     "reconstruction_snr_db": scores["reconstruction_snr_db"], "test_frames": scores["n_test_frames"],
-                     **speech_row(speech), "frame_validation": validation["held_out"],
-                     "data": info["description"]})
-    in_table = [name for name in FRAME_BASE_NAMES if any(f"{name}_train" in row for row in rows)]
-    tables.write_table(rows, audio_caption(fractions, in_table, accuracies), *table_paths)
-
-
-# the speech scores' sources (speech_scores.json keys) and their column prefixes
-SPEECH_SOURCES = {"generated": "gen", "training_recordings": "train_ref", "reconstructions": "recon_ref",
-                  "noise": "noise_ref"}
+# the speech scores' sources (speech_scores.json keys): the generated audio and its references
+SPEECH_REFERENCES = {"training_recordings": "reference: training recordings (the floor)",
+                     "reconstructions": "reference: the decoder's reconstructions (its ceiling)",
+                     "noise": "reference: noise with the data's spectrum"}
 SPEECH_SCORES = {"segments": "segments", "recognised": "recognised", "inception_score": "is",
                  "class_entropy": "entropy", "fd": "fd", "median_seconds": "median_s", "duration_w1": "w1_s"}
 FEW_SEGMENTS = 10  # below this many generated segments the speech scores are flagged as resting on few
+AUDIO_SCORES = {"train_s": lambda r: r["train_seconds"], "snr_db": lambda r: r["scores"]["reconstruction_snr_db"],
+                "ll": lambda r: r["scores"]["log_likelihood_per_frame"],
+                "ll_train": lambda r: r["scores"]["train_log_likelihood_per_frame"],
+                "start_gmm": lambda r: r["scores"].get("start_log_likelihood_per_frame"),
+                "start_gmm_train": lambda r: r["scores"].get("start_train_log_likelihood_per_frame")}
 
 
-def speech_row(speech):
-    """The speech columns: the held-out recordings' segment count and median duration (the target),
-    then per source (SPEECH_SOURCES) each score (SPEECH_SCORES); all empty without speech scores."""
-    held = (speech or {}).get("held_out", {})
-    row = {"real_segments": held.get("segments"), "real_median_s": held.get("median_seconds")}
-    for source, prefix in SPEECH_SOURCES.items():
-        row.update({f"{prefix}_{name}": speech[source][key] if speech else None for key, name in SPEECH_SCORES.items()})
-    few = speech and speech["generated"]["segments"] < FEW_SEGMENTS
-    row["speech_note"] = f"only {speech['generated']['segments']} generated segments" if few else None
-    return row
+def _base_label(run):
+    base = run["base"]
+    if base["base"] == "hmm":
+        return f"hmm ({base.get('sequence', 'per_recording')})"
+    return base["base"]
 
 
-FRAME_BASE_NAMES = {"flow": "a normalizing flow (flow)", "dpgmm": "a Dirichlet-process GMM (dpgmm)"}
-AUDIO_BASE_ORDER = ["hmm", "gmm", "standard_normal", *FRAME_BASE_NAMES]  # the audio table's columns
+def _base_chose(runs):
+    """What the runs' bases chose or how their fit ended, over seeds."""
+    base = runs[0]["base"]
+    if base["base"] == "hmm":
+        return ", ".join(f"EM {r['base']['em_iterations']}" + ("" if r["base"]["converged"] else " (not converged)")
+                         for r in runs)
+    if "best_epoch" in base:
+        return ", ".join(f"epoch {r['base']['best_epoch']}" for r in runs)
+    return "maximum likelihood"
 
 
-def audio_caption(fractions, frame_bases, accuracies=()):
-    """The audio table's caption; `frame_bases`: the bases of config audio.frame_bases in the
-    table; `fractions`: the fractions of the training recordings they chose on; `accuracies`: the
-    spoken-digit classifier's held-out accuracy behind the speech scores (none: no speech scores)."""
-    caption = ("Audio: log-likelihood per frame of the autoencoder's raw codes (nats; bases that standardise the "
-               "codes count the Jacobian), held-out and on the training codes (_train), under the HMM base and, "
-               "without a temporal model, a diagonal GMM with as many components as states (gmm_source says "
-               "which), an N(0, I) base on standardised codes")
-    if frame_bases:
-        held = " or ".join(f"{f:.0%}" for f in sorted(fractions))
-        caption += ("".join(f", {FRAME_BASE_NAMES[name]}" for name in frame_bases)
-                    + f". These last are fitted on the training recordings less a seeded {held} of them (whole "
-                    "recordings; a dataset of one recording: its last frames; frame_validation says which), on "
-                    "which they choose (the flow its epoch: flow_best_epoch); their _train scores are on all the "
-                    "training codes, the held-out recordings included; dpgmm_components_kept: the DPGMM's "
-                    "components with weight above its threshold")
-    caption += (". hmm_sequence: the HMM's training sequence (concatenated: the recordings joined into one chain, "
-                "held-out recordings scored as the chain continues; per_recording: one chain each). EM iterations "
-                "run (em_converged: the gain fell below tol); the autoencoder's reconstruction SNR on held-out audio.")
+def _speech_cells(speeches, source):
+    """{score column: (mean, std)} of one speech source over seeds."""
+    return {name: tables.over_seeds([s[source][key] for s in speeches]) for key, name in SPEECH_SCORES.items()}
+
+
+def audio_rows(records):
+    """The audio table's rows: per dataset, one per algorithm (its base, the autoencoder's training
+    time and reconstruction SNR, log-likelihood per frame held-out and on the training codes, what
+    the base chose, the speech scores of its generated audio), then the speech scores' references
+    (of the first algorithm's runs); each number's mean over seeds and its std (column _std)."""
+    groups = {}
+    for record in sorted(records, key=lambda r: r["seed"]):
+        groups.setdefault((record["dataset"], record["algorithm"]), []).append(record)
+    rows = []
+    for dataset in dict.fromkeys(d for d, _ in groups):
+        first = None
+        for (d, algorithm), runs in groups.items():
+            if d != dataset:
+                continue
+            first = first or runs
+            _check_poolable(dataset, algorithm, runs)
+            cells = {name: tables.over_seeds([get(r) for r in runs]) for name, get in AUDIO_SCORES.items()}
+            speeches = [r["speech"] for r in runs]
+            if all(speeches):
+                cells.update(_speech_cells(speeches, "generated"))
+            few = all(speeches) and min(s["generated"]["segments"] for s in speeches) < FEW_SEGMENTS
+            rows.append({"dataset": dataset, "algorithm": algorithm, "base": _base_label(runs[0]),
+                         "seeds": " ".join(str(r["seed"]) for r in runs), "chose": _base_chose(runs),
+                         **_flat(cells), "note": f"fewer than {FEW_SEGMENTS} generated segments" if few else None})
+        speeches = [r["speech"] for r in first]
+        if all(speeches):
+            held = speeches[0]["held_out"]
+            rows.append({"dataset": dataset, "algorithm": "reference: held-out recordings (the target)",
+                         "seeds": "", **_flat({"segments": (held["segments"], None),
+                                               "median_s": (held["median_seconds"], None)})})
+            rows += [{"dataset": dataset, "algorithm": label, "seeds": " ".join(str(r["seed"]) for r in first),
+                      **_flat(_speech_cells(speeches, source))} for source, label in SPEECH_REFERENCES.items()]
+    return rows
+
+
+def _check_poolable(dataset, algorithm, runs):
+    """Seeds are pooled only when the same settings produced them (their provenance's hash)."""
+    hashes = {r["seed"]: (r["scores"].get("provenance") or {}).get("settings_hash") for r in runs}
+    if len(set(hashes.values())) > 1:
+        raise ValueError(f"{dataset}/{algorithm}: refusing to pool seeds produced with different settings "
+                         f"(settings hash by seed: {hashes})")
+
+
+def _flat(cells):
+    return {k: v for name, (mean, std) in cells.items() for k, v in ((name, mean), (f"{name}_std", std))}
+
+
+AUDIO_SHOWN = {"dataset": "dataset", "algorithm": "algorithm", "base": "base", "seeds": "seeds", "train_s": "train s",
+               "snr_db": "SNR dB", "ll": "LL/frame", "ll_train": "LL/frame train", "start_gmm_train": "start GMM train",
+               "chose": "chose", "segments": "segments", "recognised": "recognised", "fd": "FD",
+               "median_s": "median s", "w1_s": "W1 s", "is": "IS", "note": "note"}
+
+
+def audio_table(run_folders, info_paths, table_paths):
+    """The audio table of the runs in `run_folders` (audio_run_record, audio_rows): CSV with every
+    mean and std; Markdown and LaTeX "mean ± std" (AUDIO_SHOWN's columns). info_paths: {dataset:
+    its splits.json}, for the caption's description of each dataset."""
+    records = [audio_run_record(folder) for folder in run_folders]
+    rows = audio_rows(records)
+    described = {d: load_json(path)["description"] for d, path in info_paths.items()}
+    accuracies = {r["speech"]["classifier_accuracy"] for r in records if r["speech"]}
+    held_out = {r["base"]["validation_held_out"] for r in records if r["base"].get("validation_held_out")}
+    caption = audio_caption(described, accuracies, held_out)
+    csv_path, md_path, tex_path = table_paths
+    save_text(csv_path, tables.to_csv(rows))
+    shown = [{key: _shown_cell(row, key) for key in AUDIO_SHOWN} for row in rows]
+    save_text(md_path, tables.to_markdown(shown, caption, AUDIO_SHOWN))
+    save_text(tex_path, tables.to_latex(shown, caption, AUDIO_SHOWN))
+
+
+def _shown_cell(row, key):
+    value = row.get(key)
+    if isinstance(value, float) or (value is None and f"{key}_std" in row):
+        return tables.cell(value, row.get(f"{key}_std"))
+    return "" if value is None else str(value)
+
+
+def audio_caption(described, accuracies, held_out):
+    """The audio table's caption: the data, what each column is, and how the bases chose."""
+    caption = ("Audio (Sec. 4.2): per dataset, the autoencoder's runs with each base fitted on its codes "
+               "(algorithm; mean ± std over the seeds shown). train s: the autoencoder's training wall time; SNR dB: "
+               "its reconstruction SNR on the held-out recordings; LL/frame: log-likelihood per frame of the raw codes "
+               "(nats; bases that standardise count the Jacobian), held-out and on the training codes; for the HMM, "
+               "start GMM train: the diagonal GMM its EM started from, which it cannot score below on its training "
+               "codes; hmm (concatenated): the recordings joined into one chain, held-out recordings scored as the "
+               "chain continues; hmm (per_recording): one chain each, generated utterance by utterance. chose: EM's "
+               "iterations, or the flow's epoch")
+    if held_out:
+        caption += " (chosen on " + "; ".join(sorted(held_out)) + ", held out of its fit)"
+    caption += ". Data: " + "; ".join(f"{d}: {text}" for d, text in described.items()) + "."
     if not accuracies:
         return caption
     accuracy = " or ".join(f"{a:.1%}" for a in sorted(accuracies))
     return caption + (
-        " Speech scores (FSDD datasets): audio cut into segments by an energy voice-activity detector, each "
-        f"segment judged by a spoken-digit classifier ({accuracy} accurate on the held-out speaker's recordings): "
-        "recognised, the share recognised as the trained digit (single-digit datasets); is and entropy, the "
-        "inception score and the entropy (nats) of the mean class distribution; fd, the Fréchet distance in "
-        "the classifier's penultimate features to the held-out speaker's recordings; median_s, the median "
-        "segment duration (s), and w1_s its Wasserstein-1 distance to the durations of the held-out recordings "
-        "joined and cut alike (real_segments, real_median_s). gen_: the generated audio; train_ref_: as many "
-        "training recordings as held-out ones, joined (the floor); recon_ref_: the autoencoder's "
-        "reconstructions of the held-out recordings (the decoder's ceiling: no base can beat it); noise_ref_: "
-        f"noise with the training chunks' average spectrum. speech_note flags fewer than {FEW_SEGMENTS} "
-        "generated segments.")
+        " Speech scores (FSDD datasets): the generated audio cut into segments by an energy voice-activity detector, "
+        f"each judged by a spoken-digit classifier ({accuracy} accurate on the held-out speaker's recordings): "
+        "recognised, the share recognised as the trained digit (single-digit datasets); IS, the inception score; "
+        "FD, the Fréchet distance in the classifier's penultimate features to the held-out speaker's recordings; "
+        "median s, the median segment duration, and W1 s its Wasserstein-1 distance to the held-out recordings' "
+        "(joined and cut alike). The references are scored the same way: the held-out recordings (the target "
+        "durations), as many training recordings joined (the floor), the autoencoder's reconstructions of the "
+        "held-out recordings (the decoder's ceiling: no base can beat it) and noise with the training chunks' "
+        f"average spectrum. note flags fewer than {FEW_SEGMENTS} generated segments.")
 
 
 def which_base_table(runs, references, table_paths, by_k_paths):

@@ -2,14 +2,12 @@
 the bases and the autoencoder's reconstruction SNR."""
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from iml.bases import build_base, load_base
-from iml.bases.base import standardisation
+from iml.bases import load_base
 from iml.data import audio
 from iml.io import load_npz, save_json, save_npz
 from iml.models import load_model
@@ -63,67 +61,35 @@ def reconstruction_snr(model, x, lengths, hop):
     return 10 * np.log10(signal / noise)
 
 
-FRAME_BASE_CHOICES = {"best_epoch_": "best_epoch", "n_active_components_": "components_kept"}  # fitted attribute: name
+def per_frame_log_likelihood(base, codes, lengths):
+    """The codes' log-likelihood per frame under a base: a sequence base scores the recordings
+    (lengths) as its training sequence says; the others score frame by frame."""
+    if hasattr(base, "sequence_log_likelihoods"):
+        return float(base.sequence_log_likelihoods(codes, lengths).sum() / len(codes))
+    return base.score(codes)
 
 
-def fit_frame_bases(settings, codes, lengths, validation_fraction, seed):
-    """The bases without a temporal model of config audio.frame_bases ({name: settings}), each
-    fitted on the training recordings less a seeded held-out `validation_fraction` of them (whole
-    recordings), on which it chooses what it chooses (the flow: its epoch). Returns the fitted
-    bases, what each chose with its fit time and scores per frame on the two parts, and a sentence
-    saying what was held out."""
-    held, note = audio.hold_out_recordings(lengths, validation_fraction, seed)
-    log.info("frame bases choose on %s", note)
-    bases, facts = {}, {}
-    for name, base_settings in settings.items():
-        t0 = time.perf_counter()
-        bases[name] = base = build_base(name, base_settings, seed).fit(codes[~held], validation=codes[held])
-        facts[name] = {"fit_seconds": time.perf_counter() - t0, "fit_codes": base.score(codes[~held]),
-                       "validation": base.score(codes[held]),
-                       **{label: int(getattr(base, attr)) for attr, label in FRAME_BASE_CHOICES.items()
-                          if hasattr(base, attr)}}
-        log.info("frame base %s: %s", name, facts[name])
-    return bases, facts, note
+def audio_scores(data_dir, model_path, base_path, hop, out_path, run_settings=None, device="cpu"):
+    """Log-likelihood per frame of the autoencoder's raw codes under the run's base (fit_base),
+    held-out and training; for the HMM also under the mixture its EM started from (with init "gmm",
+    the diagonal GMM it cannot score below on its training codes) and its training sequence; the
+    autoencoder's reconstruction SNR on the held-out recordings; the provenance."""
+    from iml.provenance import provenance
+    from iml.training import pick_device
 
-
-def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bases, validation_fraction):
-    """Log-likelihood per frame of the codes (raw codes: bases that standardise count the
-    Jacobian), held-out and training, under the HMM and, without a temporal model, under a
-    diagonal GMM with as many components as states (with init "gmm", the very GMM the HMM started
-    from, so on training codes the HMM cannot score below it), an N(0, I) base on standardised
-    codes and the `frame_bases` ({name: settings}; fit_frame_bases); EM's iterations; the
-    autoencoder's reconstruction SNR. The HMM scores recordings as its training sequence says
-    (hmm_sequence): one chain each, or joined as its one chain continues."""
-    model, hmm = load_model(model_path), load_base(base_path)
+    model, base = load_model(model_path), load_base(base_path)
     data = load_npz(Path(data_dir) / "splits.npz")
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
-    mean, std = standardisation(train, "audio scores: training codes")
-    if hmm.init == "gmm":
-        gmm_scores, gmm_source = hmm.start_score_samples, "the HMM's starting GMM"
-    else:
-        gmm = build_base("gmm", {"n_components": min(hmm.n_states, len(train)), "covariance_type": "diag"},
-                         seed).fit(train)
-        gmm_scores, gmm_source = gmm.score_samples, "a separately fitted diagonal GMM"
-    normal = build_base("standard_normal", {}, seed).fit(train)
-    frame, frame_facts, frame_validation = fit_frame_bases(frame_bases, train, data["lengths_train"],
-                                                           validation_fraction, seed)
-
-    def per_frame(codes, lengths):
-        return {"hmm": float(hmm.sequence_log_likelihoods(codes, lengths).sum() / len(codes)),
-                "gmm": float(gmm_scores(codes).mean()),
-                # N(0, I) on standardised codes, with the standardisation's Jacobian
-                "standard_normal": float(normal.score_samples((codes - mean) / std).mean() - np.log(std).sum()),
-                **{name: base.score(codes) for name, base in frame.items()}}
-
-    held_out, training = per_frame(test, data["lengths_test"]), per_frame(train, data["lengths_train"])
-    result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,
-              "n_test_frames": int(len(test)), "n_test_sequences": int(len(data["lengths_test"])),
-              "gmm_components": hmm.n_states, "gmm_covariance": "diag", "gmm_source": gmm_source,
-              "hmm_init": hmm.init, "hmm_sequence": getattr(hmm, "sequence", "per_recording"),
-              "em_iterations": int(len(hmm.loglik_history_)),
-              "em_converged": bool(hmm.converged_), "frame_bases": frame_facts,
-              "frame_bases_validation": {"fraction": validation_fraction, "held_out": frame_validation},
-              "reconstruction_snr_db": float(reconstruction_snr(model, data["x_test"], data["lengths_test"], hop))}
-    log.info("log-likelihood per frame, held-out %s, training %s; reconstruction SNR %.2f dB", held_out,
-             training, result["reconstruction_snr_db"])
+    scores = {"log_likelihood_per_frame": per_frame_log_likelihood(base, test, data["lengths_test"]),
+              "train_log_likelihood_per_frame": per_frame_log_likelihood(base, train, data["lengths_train"])}
+    if hasattr(base, "start_score_samples"):  # the HMM
+        scores.update(start_log_likelihood_per_frame=float(base.start_score_samples(test).mean()),
+                      start_train_log_likelihood_per_frame=float(base.start_score_samples(train).mean()),
+                      hmm_init=base.init, hmm_sequence=base.sequence)
+    result = {**scores, "n_test_frames": int(len(test)), "n_test_sequences": int(len(data["lengths_test"])),
+              "reconstruction_snr_db": float(reconstruction_snr(model, data["x_test"], data["lengths_test"], hop)),
+              "provenance": provenance(run_settings, pick_device(device))}
+    log.info("log-likelihood per frame, held-out %.3f, training %.3f; reconstruction SNR %.2f dB",
+             scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"],
+             result["reconstruction_snr_db"])
     save_json(out_path, result)

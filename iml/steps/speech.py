@@ -10,6 +10,7 @@ from iml.data import audio, fsdd
 from iml.io import load_json, load_npz, save_json
 from iml.metrics import speech
 from iml.models import load_model
+from iml.provenance import provenance
 from iml.steps.audio import reconstruct, waves
 from iml.training import pick_device
 
@@ -65,7 +66,7 @@ def references(data, model, n_noise_frames, hop, seed):
 
 
 def speech_scores(data_dir, model_path, wav_path, classifier_path, classifier_summary, digits, hop, vad, seed,
-                  device, out_path):
+                  device, out_path, run_settings=None):
     """The speech scores (iml.metrics.speech.segment_scores) of a run's generated audio and of its
     references, each cut into segments by the VAD; the Fréchet distance against the held-out
     recordings (whole), durations against the held-out recordings joined and cut alike."""
@@ -85,6 +86,7 @@ def speech_scores(data_dir, model_path, wav_path, classifier_path, classifier_su
     result["held_out"] = {"recordings": len(held_out), "segments": len(real_segments),
                           "median_seconds": float(np.median(real_durations)) if len(real_durations) else None}
     result.update(digit=digit, vad={**speech.VAD_DEFAULTS, **(vad or {})},
-                  classifier_accuracy=load_json(classifier_summary)["test_accuracy"])
+                  classifier_accuracy=load_json(classifier_summary)["test_accuracy"],
+                  provenance=provenance(run_settings, pick_device(device)))
     log.info("speech scores: %s", {k: v for k, v in result.items() if isinstance(v, dict)})
     save_json(out_path, result)

@@ -12,7 +12,7 @@ import torch
 
 from iml import plots
 from iml.bases import build_base, save_base
-from iml.data import load_split, pixel_range
+from iml.data import audio, load_split, pixel_range
 from iml.io import load_json, load_npz, save_json, save_text
 from iml.models import build_model, load_model, save_model
 from iml.training import pick_device, seed_everything, train
@@ -46,11 +46,13 @@ def encode(model, x, batch=4096):
 
 
 def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, summary_path, run_settings=None,
-             device="cpu"):
+             device="cpu", validation_fraction=None):
     """The base fitted on the training codes; a base that chooses something (the GMM's number of
-    components, a bandwidth, the flow's epoch) chooses on the validation split's codes. The
-    summary records what it chose, the fit's seconds and its provenance (`run_settings`: what
-    produced the run, iml.provenance)."""
+    components, a bandwidth, the flow's epoch) chooses on the validation split's codes, or, for
+    audio (no validation split), on a seeded `validation_fraction` of the training recordings held
+    out of its fit (whole recordings, iml.data.audio.hold_out_recordings). The summary records
+    what it chose, the fit's seconds and its provenance (`run_settings`: what produced the run,
+    iml.provenance)."""
     from iml.provenance import provenance
 
     model = load_model(model_path)
@@ -61,9 +63,13 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
         codes = np.zeros((0, model.latent_dim))
     npz = Path(data_dir) / "splits.npz"
     lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
-    extra = {}
-    if "validation" in inspect.signature(base.fit).parameters and _has_split(data_dir, "validation"):
-        extra["validation"] = encode(model, load_split(data_dir, "validation"))
+    extra, held_note = {}, None
+    if "validation" in inspect.signature(base.fit).parameters:
+        if _has_split(data_dir, "validation"):
+            extra["validation"] = encode(model, load_split(data_dir, "validation"))
+        elif lengths is not None and validation_fraction:
+            held, held_note = audio.hold_out_recordings(lengths, validation_fraction, seed)
+            codes, lengths, extra["validation"] = codes[~held], audio.kept_lengths(lengths, held), codes[held]
     log.info("fitting base %r on %d codes of dimension %d%s", base_name, len(codes), codes.shape[1],
              f", choosing on {len(extra['validation'])} validation codes" if extra else "")
     started = time.perf_counter()
@@ -72,6 +78,7 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
     save_base(base_path, base_name, base)
     save_json(summary_path, {"base": base_name, **base.fitted_summary(), "fit_seconds": seconds,
                              "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", [])),
+                             **({"validation_held_out": held_note} if held_note else {}),
                              "provenance": provenance(run_settings, pick_device(device))})
 
 
