@@ -169,5 +169,6 @@ rule which_base:
             for a in config["mnist"]["bases"]
         ],
         n_images=config["figures"]["which_base"]["n_images"],
+        dataset="mnist",
     script:
         "../workflow_scripts/which_base.py"

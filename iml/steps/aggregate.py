@@ -172,7 +172,8 @@ def which_base_table(runs, references, table_paths, by_k_paths):
                  row["kde_paper"], row["fid"])
 
 
-def which_base_figure(samples, n_images, paths):
-    """Samples of each base on one autoencoder: `samples` is [(label, samples.npz)], a row of n_images each."""
-    rows = [display_images(load_npz(path)["samples"][:n_images]) for _, path in samples]
+def which_base_figure(samples, n_images, paths, dataset):
+    """Samples of each base on one autoencoder: `samples` is [(label, samples.npz)], a row of n_images
+    each, shown as the image dataset `dataset`'s images."""
+    rows = [display_images(load_npz(path)["samples"][:n_images], dataset) for _, path in samples]
     plots.image_rows(rows, [label for label, _ in samples], paths)

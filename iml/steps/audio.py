@@ -3,15 +3,14 @@ the bases and the autoencoder's reconstruction SNR."""
 
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from iml.bases import build_base, load_base
 from iml.bases.base import standardisation
-from iml.data import audio
-from iml.io import load_npz, save_json, save_npz
+from iml.data import audio, load_audio_splits
+from iml.io import save_json, save_npz
 from iml.models import load_model
 from iml.steps.train import encode
 
@@ -95,7 +94,7 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     autoencoder's reconstruction SNR. The HMM scores recordings as its training sequence says
     (hmm_sequence): one chain each, or joined as its one chain continues."""
     model, hmm = load_model(model_path), load_base(base_path)
-    data = load_npz(Path(data_dir) / "splits.npz")
+    data = load_audio_splits(data_dir)
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     mean, std = standardisation(train, "audio scores: training codes")
     if hmm.init == "gmm":

@@ -12,8 +12,8 @@ import torch
 
 from iml import plots
 from iml.bases import build_base, save_base
-from iml.data import load_split, pixel_range
-from iml.io import load_json, load_npz, save_json, save_text
+from iml.data import has_split, load_split, pixel_range, sequence_lengths
+from iml.io import save_json, save_text
 from iml.models import build_model, load_model, save_model
 from iml.training import pick_device, seed_everything, train
 
@@ -59,10 +59,9 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
         codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
-    npz = Path(data_dir) / "splits.npz"
-    lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
+    lengths = sequence_lengths(data_dir, "train")  # the recordings, for sequential bases
     extra = {}
-    if "validation" in inspect.signature(base.fit).parameters and _has_split(data_dir, "validation"):
+    if "validation" in inspect.signature(base.fit).parameters and has_split(data_dir, "validation"):
         extra["validation"] = encode(model, load_split(data_dir, "validation"))
     log.info("fitting base %r on %d codes of dimension %d%s", base_name, len(codes), codes.shape[1],
              f", choosing on {len(extra['validation'])} validation codes" if extra else "")
@@ -73,7 +72,3 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
     save_json(summary_path, {"base": base_name, **base.fitted_summary(), "fit_seconds": seconds,
                              "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", [])),
                              "provenance": provenance(run_settings, pick_device(device))})
-
-
-def _has_split(data_dir, name):
-    return name in load_json(Path(data_dir) / "splits.json").get("counts", {})
