@@ -87,8 +87,8 @@ def figure_memorisation(data_dir, labels, sample_paths, memorisation_paths, n_pa
     for label, samples_path, audit_path in zip(labels, sample_paths, memorisation_paths):
         samples, audit = load_npz(samples_path)["samples"], load_json(audit_path)
         pairs = audit["closest"][:n_pairs]
-        pairs = np.stack([x for p in pairs for x in (samples[p["sample"]], train[p["train"]])])
-        rows.append(display_images(pairs, data_dir))
+        shown = np.stack([x for p in pairs for x in (samples[p["sample"]], train[p["train"]])])
+        rows.append(display_images(shown, data_dir))
         names.append(f"{label}\nnear-copies {100 * audit['near_copy_fraction']:.1f}%, C_T {audit['c_t']:.1f}")
     plots.image_rows(rows, names, paths)
 
