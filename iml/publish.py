@@ -15,38 +15,34 @@ algorithm) and, for the runs scored for sample quality, mnist_which_base (as the
 """
 
 import argparse
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from iml import plots, tables
+from iml import layout, plots, tables
 from iml.bases import load_base
 from iml.io import load_json, save_json, save_text
 from iml.models import family_of
 from iml.steps import aggregate
 
-RUN = re.compile(r"(?P<dataset>[a-z0-9_]+)/(?P<algorithm>[a-z_]+)/K(?P<K>\d+)/seed(?P<seed>\d+)$")
-
 
 def _runs(root):
-    """{relative run folder: (dataset, algorithm, K, seed)} for every run with a kde.json."""
+    """{relative run folder: (dataset, algorithm, K, seed)} for every run with a kde.json (iml.layout)."""
     found = {}
-    for kde in sorted(Path(root).glob("*/*/K*/seed*/kde.json")):
+    for kde in sorted(Path(root).glob(f"{layout.RUN_GLOB}/kde.json")):
         rel = kde.parent.relative_to(root).as_posix()
-        match = RUN.match(rel)
-        if match:
-            found[rel] = {**match.groupdict(), "K": int(match["K"]), "seed": int(match["seed"])}
+        run = layout.parse_run(rel)
+        if run:
+            found[rel] = run
     return found
 
 
 def _train_seconds(results_dir, run):
     """The training job's wall time (Snakemake's benchmark file); None for a run without its own
     training (a variant sharing another's model) or without the file."""
-    name = f"{run['dataset']}_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv"
-    tsv = Path(results_dir) / "benchmarks" / "train" / name
+    tsv = Path(results_dir) / layout.train_benchmark(run["dataset"], run["algorithm"], run["K"], run["seed"])
     if not tsv.exists():
         return None
     return float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
@@ -80,8 +76,8 @@ def collect(results_dir, dest):
             save_json(out / "base.json", load_json(source / "base.json"))
         elif (source / "base.npz").exists():  # a run fitted before fit_base wrote one
             save_json(out / "base.json", _base_summary(source / "base.npz"))
-    for metrics in sorted((results_dir / "metrics").glob("*.json")):  # the classifier's and references' scores
-        save_json(dest / "metrics" / metrics.name, load_json(metrics))
+    for metrics in sorted((results_dir / layout.METRICS).glob("*.json")):  # the classifier's and references' scores
+        save_json(dest / layout.METRICS / metrics.name, load_json(metrics))
     return sorted(runs)
 
 
@@ -135,13 +131,11 @@ def assemble(root, out_dir, config=None):
     if not published:
         raise FileNotFoundError(f"no published run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {root}")
     families = family_of(config["algorithms"]) if config else None
-    bases = config["mnist"]["bases"] if config else []
-    bases_only = set(bases) - set(config["mnist"]["algorithms"]) if config else set()
+    bases_only = layout.bases_only(config) if config else set()
     sections = []
     for dataset, runs in sorted(published.items()):
         runs = [r for r in runs if r["algorithm"] not in bases_only]
-        paths = {name: [out_dir / f"{dataset}_{name}.{ext}" for ext in ("csv", "md", "tex")]
-                 for name in ("kde_by_k", "table1")}
+        paths = {name: _table_paths(out_dir, dataset, name) for name in layout.DATASET_TABLES}
         aggregate.make_tables(dataset, runs, paths["kde_by_k"], paths["table1"], base_notes=base_notes(runs),
                               families=families)
         summary = tables.summarise_by_k(runs)
@@ -150,24 +144,28 @@ def assemble(root, out_dir, config=None):
                        split_note=f"{dataset.upper()}: {settings['data']}")
         comparable = tables.comparable_with_paper(tables.kde_settings(runs))
         sections.append(summary_text(dataset, runs, tables.best_over_k(summary, dataset, comparable, families)))
-    if bases and "mnist" in published:
-        which_base(root, published["mnist"], bases + [a for a in config["mnist"]["algorithms"] if a not in bases],
-                   out_dir)
+    rows = layout.which_base_rows(config) if config else []
+    if rows and layout.WHICH_BASE_DATASET in published:
+        which_base(root, published[layout.WHICH_BASE_DATASET], rows, out_dir)
     save_text(out_dir / "summary.md", "\n".join(sections))
 
 
 def which_base(root, runs, rows, out_dir):
     """The which-base table from the published runs that were scored for sample quality, in the
-    workflow's row order (`rows`: the bases, then mnist.algorithms), any other algorithm after."""
+    workflow's row order (`rows`: iml.layout.which_base_rows), any other algorithm after."""
     scored = [r for r in runs if r["quality"] is not None]
     if not scored:
         return
     order = list(rows) + sorted({r["algorithm"] for r in scored} - set(rows))
     scored.sort(key=lambda r: (order.index(r["algorithm"]), r["K"], r["seed"]))
-    references = load_json(Path(root) / "metrics" / "mnist_references.json")
-    paths = {name: [out_dir / f"mnist_{name}.{ext}" for ext in ("csv", "md", "tex")]
-             for name in ("which_base", "which_base_by_k")}
+    references = load_json(Path(root) / layout.references_file())
+    paths = {name: _table_paths(out_dir, layout.WHICH_BASE_DATASET, name) for name in layout.WHICH_BASE_TABLES}
     aggregate.which_base_table(scored, references, paths["which_base"], paths["which_base_by_k"])
+
+
+def _table_paths(out_dir, dataset, name):
+    """The table's CSV, Markdown and LaTeX files in `out_dir`, as the workflow names them."""
+    return [Path(out_dir) / layout.table_name(dataset, name, ext) for ext in layout.TABLE_FORMATS]
 
 
 def main(argv=None):

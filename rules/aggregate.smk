@@ -5,19 +5,19 @@ rule make_tables:
         memorisation=lambda w: run_files(w.dataset, "memorisation.json"),
     output:
         by_k_csv=report(
-            f"{R}/tables/{{dataset}}_kde_by_k.csv",
+            table_file("{dataset}", "kde_by_k", "csv"),
             caption="../report/kde_by_k.rst",
             category="Tables",
         ),
-        by_k_md=f"{R}/tables/{{dataset}}_kde_by_k.md",
-        by_k_tex=f"{R}/tables/{{dataset}}_kde_by_k.tex",
+        by_k_md=table_file("{dataset}", "kde_by_k", "md"),
+        by_k_tex=table_file("{dataset}", "kde_by_k", "tex"),
         table1_csv=report(
-            f"{R}/tables/{{dataset}}_table1.csv",
+            table_file("{dataset}", "table1", "csv"),
             caption="../report/table1.rst",
             category="Tables",
         ),
-        table1_md=f"{R}/tables/{{dataset}}_table1.md",
-        table1_tex=f"{R}/tables/{{dataset}}_table1.tex",
+        table1_md=table_file("{dataset}", "table1", "md"),
+        table1_tex=table_file("{dataset}", "table1", "tex"),
     log:
         f"{LOGS}/make_tables/{{dataset}}.log",
     benchmark:
@@ -129,22 +129,19 @@ rule which_base:
         memorisation=run_files(
             "mnist", "memorisation.json", algorithms=which_base_algorithms()
         ),
-        references=f"{R}/metrics/mnist_references.json",
-        samples=[
-            f"{R}/mnist/{a}/K{which_base_k()}/seed{config['seeds'][0]}/samples.npz"
-            for a in config["mnist"]["bases"]
-        ],
+        references=f"{R}/{layout.references_file()}",
+        samples=[f"{which_base_run(a)}/samples.npz" for a in config["mnist"]["bases"]],
     output:
         csv=report(
-            f"{R}/tables/mnist_which_base.csv",
+            table_file(layout.WHICH_BASE_DATASET, "which_base", "csv"),
             caption="../report/which_base.rst",
             category="Tables",
         ),
-        md=f"{R}/tables/mnist_which_base.md",
-        tex=f"{R}/tables/mnist_which_base.tex",
-        by_k_csv=f"{R}/tables/mnist_which_base_by_k.csv",
-        by_k_md=f"{R}/tables/mnist_which_base_by_k.md",
-        by_k_tex=f"{R}/tables/mnist_which_base_by_k.tex",
+        md=table_file(layout.WHICH_BASE_DATASET, "which_base", "md"),
+        tex=table_file(layout.WHICH_BASE_DATASET, "which_base", "tex"),
+        by_k_csv=table_file(layout.WHICH_BASE_DATASET, "which_base_by_k", "csv"),
+        by_k_md=table_file(layout.WHICH_BASE_DATASET, "which_base_by_k", "md"),
+        by_k_tex=table_file(layout.WHICH_BASE_DATASET, "which_base_by_k", "tex"),
         png=report(
             f"{R}/figures/mnist_which_base.png",
             caption="../report/which_base_samples.rst",
@@ -169,5 +166,6 @@ rule which_base:
             for a in config["mnist"]["bases"]
         ],
         n_images=config["figures"]["which_base"]["n_images"],
+        dataset="mnist",
     script:
         "../workflow_scripts/which_base.py"

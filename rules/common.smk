@@ -1,6 +1,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from iml import layout
 from iml.config_checks import check_config
 from iml.models import MODELS, family_of
 
@@ -9,9 +10,10 @@ check_config(config)
 
 R = config["results_dir"]
 DL = config["data"]["download_dir"]
-RUN = f"{R}/{{dataset}}/{{algorithm}}/K{{k}}/seed{{seed}}"
+RUN = f"{R}/{layout.run_folder()}"
 LOGS = f"{R}/logs"
-BENCH = f"{R}/benchmarks"
+BENCH = f"{R}/{layout.BENCHMARKS}"
+TABLES = f"{R}/{layout.TABLES}"
 # models whose exact likelihood (Eq. 6) is computed, as the model registry declares
 INVERTIBLE = {m for m, s in MODELS.items() if s.exact_likelihood}
 
@@ -25,9 +27,11 @@ def _one_of(names):
 _EXACT = {
     a for a, s in config["algorithms"].items() if s.get("model_of", a) in INVERTIBLE
 }
-RUN_EXACT = f"{R}/{{dataset,mnist}}/{{algorithm,{_one_of(_EXACT)}}}/K{{k}}/seed{{seed}}"
-RUN_SCORED = f"{R}/{{dataset,mnist}}/{{algorithm,{_one_of(set(config['algorithms']) - _EXACT)}}}/K{{k}}/seed{{seed}}"
-RUN_OTHER = f"{R}/{{dataset,(?!mnist/)[a-z0-9_]+}}/{{algorithm}}/K{{k}}/seed{{seed}}"
+_SCORED = set(config["algorithms"]) - _EXACT
+_MNIST = "{dataset,mnist}"
+RUN_EXACT = f"{R}/{layout.run_folder(_MNIST, f'{{algorithm,{_one_of(_EXACT)}}}')}"
+RUN_SCORED = f"{R}/{layout.run_folder(_MNIST, f'{{algorithm,{_one_of(_SCORED)}}}')}"
+RUN_OTHER = f"{R}/{layout.run_folder('{dataset,(?!mnist/)[a-z0-9_]+}')}"
 
 
 wildcard_constraints:
@@ -63,8 +67,7 @@ def latent_dims(dataset, algorithm):
     if (
         dataset == "mnist"
         and mnist.get("bases_K")
-        and algorithm in mnist["bases"]
-        and algorithm not in mnist["algorithms"]
+        and algorithm in layout.bases_only(config)
     ):
         return mnist["bases_K"]
     return config[dataset]["K"]
@@ -72,21 +75,15 @@ def latent_dims(dataset, algorithm):
 
 def run_files(dataset, name, only=None, algorithms=None):
     return [
-        f"{R}/{dataset}/{r['algorithm']}/K{r['K']}/seed{r['seed']}/{name}"
+        f"{R}/{layout.run_folder(dataset, r['algorithm'], r['K'], r['seed'])}/{name}"
         for r in runs(dataset, algorithms)
         if only is None or trained_as(r["algorithm"]) in only
     ]
 
 
 def which_base_algorithms():
-    """The which-base table's rows: the bases on IML's autoencoders, then the other algorithms
-    (scored by sample quality too); none when mnist.bases is empty."""
-    bases = config["mnist"]["bases"]
-    return (
-        bases + [a for a in config["mnist"]["algorithms"] if a not in bases]
-        if bases
-        else []
-    )
+    """The which-base table's rows (iml.layout.which_base_rows)."""
+    return layout.which_base_rows(config)
 
 
 def which_base_k():
@@ -102,18 +99,23 @@ def memorisation_algorithms():
     return which_base_algorithms() or config["mnist"]["algorithms"]
 
 
+def which_base_run(algorithm):
+    """The run of `algorithm` the which-base and memorisation figures show: K which_base_k(), the first seed."""
+    k, seed = which_base_k(), config["seeds"][0]
+    return f"{R}/{layout.run_folder(layout.WHICH_BASE_DATASET, algorithm, k, seed)}"
+
+
 def memorisation_run(algorithm):
-    return f"{R}/mnist/{algorithm}/K{which_base_k()}/seed{config['seeds'][0]}"
+    return which_base_run(algorithm)
 
 
 def which_base_outputs():
     if not config["mnist"]["bases"]:
         return []
-    return [
-        f"{R}/tables/mnist_{name}.{ext}"
-        for name in ("which_base", "which_base_by_k")
-        for ext in ("csv", "md", "tex")
-    ] + [f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")]
+    tables = layout.table_names(layout.WHICH_BASE_DATASET, layout.WHICH_BASE_TABLES)
+    return [f"{TABLES}/{name}" for name in tables] + [
+        f"{R}/figures/mnist_which_base.{ext}" for ext in ("png", "pdf")
+    ]
 
 
 def likelihood_runs(dataset, algorithms=None):
@@ -134,14 +136,19 @@ def algorithm_families():
 
 
 def model_file(wildcards):
-    return f"{R}/{wildcards.dataset}/{trained_as(wildcards.algorithm)}/K{wildcards.k}/seed{wildcards.seed}/model.pt"
+    w = wildcards
+    return f"{R}/{layout.run_folder(w.dataset, trained_as(w.algorithm), w.k, w.seed)}/model.pt"
+
+
+def table_file(dataset, name, ext):
+    """A table's file under the results (iml.layout names it)."""
+    return f"{TABLES}/{layout.table_name(dataset, name, ext)}"
 
 
 def table_files(dataset):
     return [
-        f"{R}/tables/{dataset}_{name}.{ext}"
-        for name in ("kde_by_k", "table1")
-        for ext in ("csv", "md", "tex")
+        f"{TABLES}/{name}"
+        for name in layout.table_names(dataset, layout.DATASET_TABLES)
     ]
 
 
@@ -187,7 +194,7 @@ def nearest_k(dataset):
 def nearest_sample_files(wildcards):
     k, seed = nearest_k(wildcards.dataset), config["seeds"][0]
     return [
-        f"{R}/{wildcards.dataset}/{a}/K{k}/seed{seed}/samples.npz"
+        f"{R}/{layout.run_folder(wildcards.dataset, a, k, seed)}/samples.npz"
         for a in config[wildcards.dataset]["algorithms"]
     ]
 
@@ -236,7 +243,7 @@ def audio_runs(dataset, algorithms=None):
     and seed of audio_seeds."""
     a = config["audio"]
     return [
-        f"{R}/{dataset}/{algorithm}/K{a['K']}/seed{seed}"
+        f"{R}/{layout.run_folder(dataset, algorithm, a['K'], seed)}"
         for algorithm in (algorithms or a["algorithms"])
         for seed in audio_seeds(dataset)
     ]

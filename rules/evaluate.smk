@@ -95,7 +95,7 @@ rule quality_references:
         classifier=f"{R}/metrics/classifier.pt",
         classifier_summary=f"{R}/metrics/classifier.json",
     output:
-        f"{R}/metrics/mnist_references.json",
+        f"{R}/{layout.references_file()}",
     log:
         f"{LOGS}/quality_references/mnist.log",
     benchmark:

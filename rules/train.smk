@@ -8,7 +8,7 @@ rule train:
     log:
         f"{LOGS}/train/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/train/{{dataset}}_{{algorithm}}_K{{k}}_seed{{seed}}.tsv"
+        f"{R}/{layout.train_benchmark()}"
     conda:
         "../envs/iml.yaml"
     threads: res("train", "threads", 1)

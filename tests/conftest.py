@@ -61,7 +61,8 @@ def mnist_quick_split(shared_data, tmp_path_factory):
 
     quick = yaml.safe_load((REPO / "presets" / "quick.yaml").read_text())["data"]["mnist"]
     seed = yaml.safe_load((REPO / "config.yaml").read_text())["data"]["mnist"]["split_seed"]
-    raw, out = tmp_path_factory.mktemp("mnist_raw"), tmp_path_factory.mktemp("mnist")
+    raw, out = tmp_path_factory.mktemp("mnist_raw"), tmp_path_factory.mktemp("data") / "mnist"  # data/<dataset>/
+    out.mkdir()
     paths = []
     for name in mnist.POOL_FILES[quick["pool"]]:
         mnist.download(name, raw / name, mirror=str(shared_data), retries=1, timeout=10)

@@ -171,3 +171,31 @@ def test_the_default_full_pool_takes_train_and_validation_from_the_training_file
     assert (numbers(again["x_validation"]) == val).all() and not (numbers(other["x_validation"]) == val).all()
     with pytest.raises(ValueError, match="data split 'validation' asks for 5000 images but only 600 remain"):
         mnist.make_splits(files, "full", default["sizes"], seed=0)
+
+
+def test_an_audio_source_kind_is_found_in_the_registry_and_read_back_through_iml_data(tmp_path):
+    """audio.preprocess reaches every source kind through iml.data.AUDIO_SOURCES; the steps read the
+    chunks and the recordings' lengths back through iml.data, from the folder or its splits.json."""
+    import soundfile
+
+    from iml import data
+    from iml.data import audio
+
+    assert set(data.AUDIO_SOURCES) == {"fsdd", "recordings", "violin"}
+    assert all(callable(data.audio_source(kind)) for kind in data.AUDIO_SOURCES)
+    with pytest.raises(ValueError, match="no audio source kind 'cello' \\(kinds: fsdd, recordings, violin\\)"):
+        data.audio_source("cello")
+    t = np.arange(8000) / 8000
+    soundfile.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    folder = tmp_path / "violin"  # data/<dataset>/
+    folder.mkdir()
+    audio.preprocess("violin", tmp_path / "tone.wav", {"source": "violin", "test_fraction": 0.25},
+                     {"size": 800, "hop": 400}, folder / "splits.npz", folder / "splits.json")
+    x, lengths = data.load_audio_split(folder / "splits.json", "train")
+    assert x.dtype == np.float32 and x.shape[1] == 800 and lengths.tolist() == [len(x)]
+    assert data.sequence_lengths(folder, "train").tolist() == [len(x)]
+    arrays = data.load_audio_splits(folder)
+    assert sorted(arrays) == ["lengths_test", "lengths_train", "x_test", "x_train"]
+    assert len(x) + len(arrays["x_test"]) == 19 and data.split_info(folder)["test"]["chunks"] == len(arrays["x_test"])
+    with pytest.raises(ValueError, match="mnist is an image dataset"):
+        data.load_audio_split(tmp_path / "mnist", "train")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from iml.data import download, fsdd, violin
+from iml.data import audio, download, fsdd, violin
 from tests.helpers import (
     VIOLIN_PIECE,
     copy_workflow,
@@ -129,8 +129,8 @@ def test_splits_take_only_the_listed_recordings(shared_data, tmp_path):
     listing = tmp_path / "fsdd" / "recordings.md5"
     listing.write_text("".join(f"{fsdd.manifest()[n]}  {n}\n" for n in names))
     settings = {"source": "fsdd", "digits": [0], "n_utterances": None, "held_out_speakers": ["theo"], "seed": 0}
-    fsdd.preprocess("fsdd_all", listing, settings, {"size": 800, "hop": 400},
-                                 tmp_path / "splits.npz", tmp_path / "splits.json")
+    audio.preprocess("fsdd_all", listing, settings, {"size": 800, "hop": 400},
+                     tmp_path / "splits.npz", tmp_path / "splits.json")
     arrays = np.load(tmp_path / "splits.npz")
     assert list(arrays["names_train"]) == names[:2] and list(arrays["names_test"]) == names[2:]
 
@@ -212,7 +212,7 @@ def test_user_recordings_from_a_folder_or_a_csv(shared_data, tmp_path):
     results = []
     for source in (tmp_path / "audio", listing):
         settings = {"source": "recordings", "path": str(source), "labels": ["zero"], **split}
-        fsdd.preprocess("mine", source, settings, chunk, tmp_path / "s.npz", tmp_path / "s.json")
+        audio.preprocess("mine", source, settings, chunk, tmp_path / "s.npz", tmp_path / "s.json")
         results.append(dict(np.load(tmp_path / "s.npz")))
     for key in ("x_train", "x_test", "names_train", "names_test"):
         np.testing.assert_array_equal(results[0][key], results[1][key])

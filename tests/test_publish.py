@@ -80,3 +80,21 @@ def test_tables_equal_the_hand_written_ones_before_pandas(tmp_path):
     summary, old_summary = (tmp_path / "summary.md").read_text(), (before / "summary.md").read_text()
     assert markdown_cells(summary) == markdown_cells(old_summary)
     assert summary.splitlines()[:4] == old_summary.splitlines()[:4]  # the rankings
+
+
+def test_run_folders_table_names_and_the_which_base_rows_have_one_home():
+    """iml.layout: what the rules and publish both name, written once."""
+    from iml import layout
+
+    folder = layout.run_folder("mnist", "iml_allcodes", 8, 1)
+    assert folder == "mnist/iml_allcodes/K8/seed1"
+    assert layout.parse_run(folder) == {"dataset": "mnist", "algorithm": "iml_allcodes", "K": 8, "seed": 1}
+    assert layout.parse_run("mnist/iml/K8") is None
+    assert layout.run_folder() == "{dataset}/{algorithm}/K{k}/seed{seed}"  # the rules' wildcards
+    assert layout.train_benchmark("mnist", "vae", 8, 0) == "benchmarks/train/mnist_vae_K8_seed0.tsv"
+    assert layout.table_names("mnist", layout.DATASET_TABLES) == [
+        f"mnist_{name}.{ext}" for name in ("kde_by_k", "table1") for ext in ("csv", "md", "tex")]
+    config = {"mnist": {"bases": ["iml_flow", "iml"], "algorithms": ["iml", "vae", "gan"]}}
+    assert layout.which_base_rows(config) == ["iml_flow", "iml", "vae", "gan"]
+    assert layout.bases_only(config) == {"iml_flow"}
+    assert layout.which_base_rows({"mnist": {"bases": [], "algorithms": ["iml"]}}) == []

@@ -37,12 +37,20 @@ def test_mnist_room_gives_the_real_images_at_its_pixel_range(mnist_dir, shared_d
     test = data.load_split(mnist_dir, "test", limit=50)
     assert test.dtype == np.float32 and test.shape == (50, 784)
     np.testing.assert_allclose(test, data.load_split(mnist_dir, "test", raw=True)[:50] / 255.0, atol=1e-6)
-    assert data.display_images(test[:3]).shape == (3, 28, 28)
+    assert data.display_images(test[:3], mnist_dir).shape == (3, 28, 28)
+    # the rules declare splits.json: every function takes it as well as the folder
+    np.testing.assert_array_equal(data.load_split(mnist_dir / "splits.json", "test", limit=50), test)
+    assert data.dataset_name(mnist_dir / "splits.json") == "mnist" and data.has_split(mnist_dir, "validation")
+    labels = data.load_labels(mnist_dir, "train")
+    assert labels.shape == (SIZES["train"],) and set(labels) <= set(range(10))
+    assert data.sequence_lengths(mnist_dir, "train") is None  # image rows stand alone
 
 
-def test_display_images_refuses_rows_no_dataset_has():
-    with pytest.raises(ValueError, match="no image dataset has rows of length 100"):
-        data.display_images(np.zeros((2, 100)))
+def test_display_images_refuses_rows_or_datasets_it_cannot_show():
+    with pytest.raises(ValueError, match="mnist rows have length 784"):
+        data.display_images(np.zeros((2, 100)), "mnist")
+    with pytest.raises(ValueError, match="fsdd_digit0: not an image dataset"):
+        data.display_images(np.zeros((2, 784)), "fsdd_digit0")
 
 
 def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, one_thread):
@@ -61,7 +69,8 @@ def test_one_run_trains_fits_its_base_samples_and_scores(mnist_dir, tmp_path, on
     assert fitted["base"] == "gmm" and fitted["n_components"] == 3 and fitted["fit_seconds"] > 0
     assert fitted["n_codes"] == SIZES["train"] and fitted["n_validation_codes"] == SIZES["validation"]
     assert fitted["provenance"]["settings_hash"] and fitted["provenance"]["device"] == "cpu"
-    evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"])
+    evaluate.generate(run / "model.pt", run / "base.npz", 400, 16, run / "samples.npz", [run / "samples.png"],
+                      "mnist")
     samples = np.load(run / "samples.npz")
     # the output sigmoid has linear tails (sigmoid_invt): a sample may pass 0 or 1 by a hair
     assert samples["samples"].shape == (400, 784) and -0.01 < samples["samples"].min() <= samples["samples"].max() < 1.01
@@ -108,14 +117,15 @@ def test_celeba_room_gives_faces_in_minus_one_to_one(shared_data, tmp_path):
 
     faces = celeba_sample_or_skip(shared_data) / "img_align_celeba"
     settings = {"margin": 0.1, "split_sizes": {"test": 5, "validation": 3}, "on_no_face": "fallback"}
-    celeba.preprocess(faces, None, settings, threads=1, seed=0, data_dir=tmp_path)
-    assert json.loads((tmp_path / "splits.json").read_text())["counts"]["test"] == 5
-    assert data.pixel_range(tmp_path) == celeba.PIXEL_RANGE == (-1.0, 1.0)
-    x = data.load_split(tmp_path, "test")
+    data_dir = tmp_path / "celeba"  # data/<dataset>/: the folder names the dataset
+    celeba.preprocess(faces, None, settings, threads=1, seed=0, data_dir=data_dir)
+    assert json.loads((data_dir / "splits.json").read_text())["counts"]["test"] == 5
+    assert data.pixel_range(data_dir) == celeba.PIXEL_RANGE == (-1.0, 1.0)
+    x = data.load_split(data_dir, "test")
     assert x.shape == (5, images.DATA_DIM) and x.dtype == np.float32 and -1 <= x.min() < x.max() <= 1
-    stored = celeba.load_split_images(tmp_path / "test.npy")
+    stored = celeba.load_split_images(data_dir / "test.npy")
     np.testing.assert_array_equal(images.to_uint8(images.to_image(x)), stored)  # rows are the stored faces
-    shown = data.display_images(x)
+    shown = data.display_images(x, data_dir)
     assert shown.shape == (5, 64, 64, 3) and 0 <= shown.min() and shown.max() <= 1
 
 

@@ -92,7 +92,8 @@ def small_mnist_dir(tmp_path_factory, shared_data):
     """Real MNIST test images split as the quick preset does, cut down to a few hundred."""
     raw = {name: shared_data / "mnist" / name for name in mnist.POOL_FILES["test_only"]}
     arrays, info = mnist.make_splits(raw, "test_only", {"train": 1000, "validation": 200, "test": 300}, 0)
-    data_dir = tmp_path_factory.mktemp("mnist")
+    data_dir = tmp_path_factory.mktemp("data") / "mnist"  # data/<dataset>/: the folder names the dataset
+    data_dir.mkdir()
     save_npz(data_dir / "splits.npz", **arrays)
     save_json(data_dir / "splits.json", info)
     return data_dir

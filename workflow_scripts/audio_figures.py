@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from iml.steps import figures, logs
 
@@ -6,7 +5,7 @@ logs.log_to_file(snakemake.log[0])
 out = snakemake.output
 figures.audio_figures(
     snakemake.wildcards.dataset,
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     snakemake.input.model,
     snakemake.input.wav,
     seconds=snakemake.params.seconds,

@@ -1,11 +1,10 @@
-from pathlib import Path
 
 from iml.steps import figures, logs
 
 logs.log_to_file(snakemake.log[0])
 inp, out = snakemake.input, snakemake.output
 figures.figure_memorisation(
-    Path(inp.data).parent,
+    inp.data,
     snakemake.params.labels,
     inp.samples,
     inp.memorisation,

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from iml.models import spec
 from iml.steps import figures, logs
@@ -7,7 +6,7 @@ logs.log_to_file(snakemake.log[0])
 out, settings = snakemake.output, snakemake.params.settings
 algorithms = snakemake.params.algorithms
 figures.figure_nearest(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     snakemake.input.samples,
     algorithms,
     n_images=settings["n_images"],

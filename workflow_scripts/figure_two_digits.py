@@ -1,10 +1,9 @@
-from pathlib import Path
 
 from iml.steps import figures, logs
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
 figures.figure_two_digits(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     settings=snakemake.params.settings,
     seed=snakemake.params.seed,
     device=snakemake.config["device"],

@@ -1,10 +1,9 @@
-from pathlib import Path
 
 from iml.steps import logs, train
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
 train.fit_base(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     snakemake.input.model,
     base_name=snakemake.params.name,
     base_settings=snakemake.params.settings,

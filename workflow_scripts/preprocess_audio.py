@@ -1,8 +1,8 @@
-from iml.data import fsdd
+from iml.data import audio
 from iml.steps import logs
 
 logs.log_to_file(snakemake.log[0])
-fsdd.preprocess(
+audio.preprocess(
     snakemake.wildcards.dataset,
     snakemake.input[0],
     settings=snakemake.params.settings,

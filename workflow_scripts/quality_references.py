@@ -1,10 +1,9 @@
-from pathlib import Path
 
 from iml.steps import evaluate, logs
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
 evaluate.quality_references(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     snakemake.input.classifier,
     snakemake.input.classifier_summary,
     seed=snakemake.params.seed,

@@ -1,10 +1,9 @@
-from pathlib import Path
 
 from iml.steps import logs, speech
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
 speech.speech_scores(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     snakemake.input.model,
     snakemake.input.wav,
     snakemake.input.classifier,

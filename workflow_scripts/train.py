@@ -1,10 +1,9 @@
-from pathlib import Path
 
 from iml.steps import logs, train
 
 logs.log_to_file(snakemake.log[0], snakemake.threads)
 train.train_model(
-    Path(snakemake.input.data).parent,
+    snakemake.input.data,
     algorithm=snakemake.wildcards.algorithm,
     latent_dim=int(snakemake.wildcards.k),
     settings=snakemake.params.settings,

@@ -21,4 +21,5 @@ aggregate.which_base_figure(
     list(zip(snakemake.params.labels, inp.samples)),
     snakemake.params.n_images,
     [out.png, out.pdf],
+    snakemake.params.dataset,
 )

@@ -1,4 +1,5 @@
-"""Audio in, arrays out: reading (mono, 8 kHz), chunking with a Hann window, overlap-add.
+"""Audio in, arrays out: reading (mono, 8 kHz), chunking with a Hann window, overlap-add; and
+`preprocess`, every audio dataset's workflow step, whatever its source kind (iml.data.AUDIO_SOURCES).
 
 Every file is checked where it enters: an unreadable or silent file is refused by name; stereo
 and other sample rates are repaired (mixed down, resampled) and the repair is reported.
@@ -12,7 +13,7 @@ from math import gcd
 import numpy as np
 import soundfile
 
-from iml.io import atomic_path
+from iml.io import atomic_path, save_json, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +175,16 @@ def kept_lengths(lengths, held):
     recordings left empty are dropped."""
     kept = np.add.reduceat(~np.asarray(held), np.cumsum(np.concatenate([[0], lengths[:-1]])).astype(int))
     return kept[kept > 0]
+
+
+def preprocess(dataset, inputs, settings, chunk, splits_path, info_path):
+    """The workflow step: an audio dataset's chunks, their recordings' lengths and names into
+    splits.npz, what the split is into splits.json, made by its source kind's function
+    (settings["source"], iml.data.AUDIO_SOURCES; `inputs`: the raw input that kind reads)."""
+    from iml.data import audio_source
+
+    arrays, info = audio_source(settings["source"])(inputs, settings, chunk)
+    log.info("%s: %s; train %d chunks, test %d chunks", dataset, info["description"],
+             len(arrays["x_train"]), len(arrays["x_test"]))
+    save_npz(splits_path, **arrays)
+    save_json(info_path, info)

@@ -1,7 +1,6 @@
 """The Free Spoken Digit Dataset (per-recording checksums, fetching: the workflow step `download`)
-and the user's own recordings: selection and speaker-disjoint splits. `preprocess`, the audio
-datasets' workflow step, writes the chunks of FSDD, the user's recordings or the violin piece
-(iml.data.violin) into splits.npz."""
+and the user's own recordings: selection and speaker-disjoint splits. Two audio source kinds
+(iml.data.AUDIO_SOURCES): `fsdd_splits` (source: fsdd) and `recordings_splits` (source: recordings)."""
 
 import csv
 import hashlib
@@ -17,9 +16,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from iml.data import audio, violin
+from iml.data import audio
 from iml.data.download import DownloadError, fetch, fetch_many, md5sum
-from iml.io import atomic_path, save_json, save_npz, save_text
+from iml.io import atomic_path, save_text
 
 log = logging.getLogger(__name__)
 
@@ -255,21 +254,18 @@ def download(listing, mirror, archive, retries, timeout):
     save_text(listing, "".join(f"{md5}  {name}\n" for name, md5 in sorted(verified.items())))
 
 
-def preprocess(dataset, inputs, settings, chunk, splits_path, info_path):
-    """An audio dataset's chunks into splits.npz and splits.json: FSDD (`inputs`: the download's
-    listing), the user's recordings (their folder or CSV) or the violin piece (its file)."""
-    if settings["source"] == "violin":
-        arrays, info = violin.make_splits(inputs, settings["test_fraction"], chunk["size"], chunk["hop"])
-    else:
-        if settings["source"] == "fsdd":  # the download's listing: its recordings, nothing else
-            entries = recordings(Path(inputs).parent / "recordings", read_listing(Path(inputs).read_text()))
-            labels, origin = settings["digits"], "FSDD"
-        else:
-            entries, labels, origin = user_recordings(inputs), settings["labels"], f"recordings {inputs}"
-        arrays, info = make_splits(entries, labels, settings["n_utterances"], settings["held_out_speakers"],
-                                   settings["seed"], chunk["size"], chunk["hop"])
-        info["description"] = f"{origin} {info['description']}"
-    log.info("%s: %s; train %d chunks, test %d chunks", dataset, info["description"],
-             len(arrays["x_train"]), len(arrays["x_test"]))
-    save_npz(splits_path, **arrays)
-    save_json(info_path, info)
+def fsdd_splits(inputs, settings, chunk):
+    """The audio source kind fsdd: the download's listing (`inputs`) names the recordings, nothing else."""
+    entries = recordings(Path(inputs).parent / "recordings", read_listing(Path(inputs).read_text()))
+    arrays, info = make_splits(entries, settings["digits"], settings["n_utterances"], settings["held_out_speakers"],
+                               settings["seed"], chunk["size"], chunk["hop"])
+    info["description"] = f"FSDD {info['description']}"
+    return arrays, info
+
+
+def recordings_splits(inputs, settings, chunk):
+    """The audio source kind recordings: the user's recordings (`inputs`: their folder or CSV)."""
+    arrays, info = make_splits(user_recordings(inputs), settings["labels"], settings["n_utterances"],
+                               settings["held_out_speakers"], settings["seed"], chunk["size"], chunk["hop"])
+    info["description"] = f"recordings {inputs} {info['description']}"
+    return arrays, info

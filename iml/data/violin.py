@@ -1,5 +1,6 @@
 """The violin piece (Sec. 4.2, Fig. 7): the user's recording fetched (the workflow step
-`download`) and cut into training chunks and a held-out end."""
+`download`) and cut into training chunks and a held-out end (the audio source kind violin,
+`source_splits`)."""
 
 from pathlib import Path
 
@@ -58,3 +59,8 @@ def make_splits(path, test_fraction, chunk=800, hop=400):
             "seconds": len(wave) / audio.SAMPLE_RATE, "train": {"chunks": len(x_train)},
             "test": {"chunks": len(x_test)}}
     return arrays, info
+
+
+def source_splits(inputs, settings, chunk):
+    """The audio source kind violin: its one recording (`inputs`)."""
+    return make_splits(inputs, settings["test_fraction"], chunk["size"], chunk["hop"])

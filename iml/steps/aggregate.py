@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from iml import plots, tables
+from iml import layout, plots, tables
 from iml.data import display_images
 from iml.io import load_json, load_npz, save_text
 
@@ -65,14 +65,14 @@ def audio_run_record(folder):
     training wall time (the published train.json, or the training job's benchmark file; none for a
     variant sharing another run's autoencoder)."""
     folder = Path(folder)
-    dataset, algorithm, k, seed = folder.parts[-4:]
+    run = layout.parse_run("/".join(folder.parts[-4:]))
     optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
                 for name in ("speech_scores", "train")}
-    benchmark = folder.parents[3] / "benchmarks" / "train" / f"{dataset}_{algorithm}_{k}_{seed}.tsv"
+    benchmark = folder.parents[3] / layout.train_benchmark(run["dataset"], run["algorithm"], run["K"], run["seed"])
     seconds = (optional["train"] or {}).get("wall_seconds")
     if seconds is None and benchmark.exists():
         seconds = float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])
-    return {"dataset": dataset, "algorithm": algorithm, "seed": int(seed.removeprefix("seed")),
+    return {"dataset": run["dataset"], "algorithm": run["algorithm"], "seed": run["seed"],
             "scores": load_json(folder / "audio_scores.json"), "base": load_json(folder / "base.json"),
             "speech": optional["speech_scores"], "train_seconds": seconds}
 
@@ -240,7 +240,8 @@ def which_base_table(runs, references, table_paths, by_k_paths):
                  row["kde_paper"], row["fid"])
 
 
-def which_base_figure(samples, n_images, paths):
-    """Samples of each base on one autoencoder: `samples` is [(label, samples.npz)], a row of n_images each."""
-    rows = [display_images(load_npz(path)["samples"][:n_images]) for _, path in samples]
+def which_base_figure(samples, n_images, paths, dataset):
+    """Samples of each base on one autoencoder: `samples` is [(label, samples.npz)], a row of n_images
+    each, shown as the image dataset `dataset`'s images."""
+    rows = [display_images(load_npz(path)["samples"][:n_images], dataset) for _, path in samples]
     plots.image_rows(rows, [label for label, _ in samples], paths)

@@ -2,14 +2,13 @@
 the bases and the autoencoder's reconstruction SNR."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from iml.bases import load_base
-from iml.data import audio
-from iml.io import load_npz, save_json, save_npz
+from iml.data import audio, load_audio_splits
+from iml.io import save_json, save_npz
 from iml.models import load_model
 from iml.steps.train import encode
 
@@ -78,7 +77,7 @@ def audio_scores(data_dir, model_path, base_path, hop, out_path, run_settings=No
     from iml.training import pick_device
 
     model, base = load_model(model_path), load_base(base_path)
-    data = load_npz(Path(data_dir) / "splits.npz")
+    data = load_audio_splits(data_dir)
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     scores = {"log_likelihood_per_frame": per_frame_log_likelihood(base, test, data["lengths_test"]),
               "train_log_likelihood_per_frame": per_frame_log_likelihood(base, train, data["lengths_train"])}

@@ -3,14 +3,13 @@ and the memorisation audit (the audio runs' evaluation is in iml.steps.audio).""
 
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from iml import plots
 from iml.bases import load_base
-from iml.data import display_images, load_split
+from iml.data import display_images, load_labels, load_split, split_info
 from iml.io import load_json, load_npz, save_json, save_npz
 from iml.metrics import classifier, kde, sample_quality
 from iml.models import load_model
@@ -21,7 +20,8 @@ from iml.training import pick_device
 log = logging.getLogger("iml")
 
 
-def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths):
+def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths, dataset):
+    """`n_samples` samples of the run; the first `n_grid` shown as the image dataset `dataset`'s images."""
     model, base = load_model(model_path), load_base(base_path)
     codes, components = base.sample(n_samples)
     with torch.no_grad():
@@ -30,7 +30,7 @@ def generate(model_path, base_path, n_samples, n_grid, samples_path, grid_paths)
     if components is not None:
         arrays["components"] = components
     save_npz(samples_path, **arrays)
-    plots.image_grid(display_images(x[:n_grid]), grid_paths, title="random samples")
+    plots.image_grid(display_images(x[:n_grid], dataset), grid_paths, title="random samples")
 
 
 def kde_scores(data_dir, samples_path, settings, out_path, stamp=None):
@@ -44,7 +44,7 @@ def kde_scores(data_dir, samples_path, settings, out_path, stamp=None):
     grid = np.geomspace(s["sigma_grid"]["min"], s["sigma_grid"]["max"], s["sigma_grid"]["num"])
     standard = kde.standard_kde_score(validation, test, samples[: s["n_samples"]], grid, **blocks)
     result = {
-        "split": load_json(Path(data_dir) / "splits.json"),
+        "split": split_info(data_dir),
         "paper": {**p, "draws": draws.tolist(), "mean": float(draws.mean()),
                   "std": float(draws.std(ddof=1)) if len(draws) > 1 else 0.0, "n_test": len(test)},
         "standard": standard,
@@ -58,8 +58,7 @@ def kde_scores(data_dir, samples_path, settings, out_path, stamp=None):
 def train_classifier(data_dir, settings, device, model_path, summary_path):
     """The feature classifier of the sample-quality metrics, trained on the training split; fails
     (writing nothing) when its test accuracy is below settings["accuracy_bar"]."""
-    with np.load(Path(data_dir) / "splits.npz") as arrays:
-        y_train, y_test = arrays["y_train"], arrays["y_test"]
+    y_train, y_test = load_labels(data_dir, "train"), load_labels(data_dir, "test")
     x_test = load_split(data_dir, "test")
     model_settings = {k: v for k, v in settings.items() if k not in ("seed", "accuracy_bar")}
     model, run = classifier.train_classifier(load_split(data_dir, "train"), y_train, settings["seed"],
@@ -183,17 +182,18 @@ def memorisation_audit(data_dir, model_path, base_path, samples_path, settings, 
     save_json(out_path, {**result, **(stamp or {})})
 
 
-def evaluate_run(splits_path, model_path, base_path, n_samples, n_grid, kde_settings, n_test, classifier,
+def evaluate_run(data_dir, model_path, base_path, n_samples, n_grid, kde_settings, n_test, classifier,
                  classifier_summary, device, outputs, settings=None, memorisation=None, n_manifold=0):
     """Everything a run is scored on, in one process: samples (outputs["samples"], ["grid"]), KDE
     scores (["kde"]) and, where `outputs` names them, the sample-quality metrics (["quality"], with the
     feature classifier), the Eq. 6 likelihood (["likelihood_arrays"], ["likelihood"]; with the manifold
     term on `n_manifold` test images) and the memorisation audit (["memorisation"], with the
     `memorisation` settings). Each summary
-    records its provenance (iml.provenance), `settings` being what produced the run (its seed and K aside)."""
-    data_dir = Path(splits_path).parent
+    records its provenance (iml.provenance), `settings` being what produced the run (its seed and K aside).
+    `data_dir`: the image dataset's folder or its splits.json (iml.data)."""
     stamp = {"provenance": provenance(settings, pick_device(device))}
-    generate(model_path, base_path, n_samples, n_grid, outputs["samples"], [outputs["grid"]])
+    generate(model_path, base_path, n_samples, n_grid, outputs["samples"], [outputs["grid"]],
+             data_dir)
     kde_scores(data_dir, outputs["samples"], kde_settings, outputs["kde"], stamp)
     if "quality" in outputs:
         quality_scores(data_dir, classifier, classifier_summary, outputs["samples"], device, outputs["quality"], stamp)

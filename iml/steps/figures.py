@@ -10,7 +10,7 @@ import torch
 
 from iml import plots
 from iml.bases import build_base
-from iml.data import audio, display_images, load_split, mnist
+from iml.data import audio, display_images, load_audio_split, load_labels, load_split, mnist
 from iml.io import load_json, load_npz, save_json
 from iml.models import build_model, load_model
 from iml.steps.train import encode
@@ -37,9 +37,9 @@ def figure_toy2d(settings, figure_paths, summary_path):
 
 def figure_two_digits(data_dir, settings, seed, device, figure_paths, checkpoint_path):
     """Fig. 2: IML with K = 2 on two digit classes and a GMM base."""
-    data = load_npz(Path(data_dir) / "splits.npz")
-    keep = np.isin(data["y_train"], settings["digits"])
-    x, labels = mnist.to_float(data["x_train"][keep]), data["y_train"][keep]
+    y_train = load_labels(data_dir, "train")
+    keep = np.isin(y_train, settings["digits"])
+    x, labels = mnist.to_float(load_split(data_dir, "train", raw=True)[keep]), y_train[keep]
     seed_everything(seed)
     model = build_model("iml", 2, x.shape[1], {"hidden": settings["hidden"]})
     train(model, x, {**settings["train"], "seed": seed}, checkpoint_path, pick_device(device),
@@ -71,11 +71,11 @@ def figure_nearest(data_dir, sample_paths, algorithms, n_images, seed, nearest_p
     test = load_split(data_dir, "test")
     chosen = test[np.random.default_rng(seed).choice(len(test), n_images, replace=False)]
     rows = [chosen] + [nearest_samples(chosen, load_npz(p)["samples"]) for p in sample_paths]
-    plots.image_rows([display_images(r) for r in rows], ["test"] + [a.upper() for a in algorithms], nearest_paths)
+    plots.image_rows([display_images(r, data_dir) for r in rows], ["test"] + [a.upper() for a in algorithms], nearest_paths)
     iml = load_npz(iml_samples_path)
     counts = np.bincount(iml["components"])
     top = np.argsort(counts)[::-1][:n_components_shown]
-    groups = [display_images(iml["samples"][iml["components"] == k][:n_images]) for k in top]
+    groups = [display_images(iml["samples"][iml["components"] == k][:n_images], data_dir) for k in top]
     plots.image_rows(groups, [f"component {k}" for k in top], component_paths)
 
 
@@ -87,7 +87,8 @@ def figure_memorisation(data_dir, labels, sample_paths, memorisation_paths, n_pa
     for label, samples_path, audit_path in zip(labels, sample_paths, memorisation_paths):
         samples, audit = load_npz(samples_path)["samples"], load_json(audit_path)
         pairs = audit["closest"][:n_pairs]
-        rows.append(display_images(np.stack([x for p in pairs for x in (samples[p["sample"]], train[p["train"]])])))
+        shown = np.stack([x for p in pairs for x in (samples[p["sample"]], train[p["train"]])])
+        rows.append(display_images(shown, data_dir))
         names.append(f"{label}\nnear-copies {100 * audit['near_copy_fraction']:.1f}%, C_T {audit['c_t']:.1f}")
     plots.image_rows(rows, names, paths)
 
@@ -96,14 +97,15 @@ def audio_figures(dataset, data_dir, model_path, wav_path, seconds, hop, spectro
                   reconstruction_paths):
     """Spectrograms of training audio beside generated audio (Figs. 6-8), and the autoencoder's
     reconstruction of a held-out recording beside the original."""
-    data = load_npz(Path(data_dir) / "splits.npz")
+    x_train, _ = load_audio_split(data_dir, "train")
+    x_test, lengths_test = load_audio_split(data_dir, "test")
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
-    training = audio.overlap_add(data["x_train"][:n_frames], hop)  # the first recordings, in order
+    training = audio.overlap_add(x_train[:n_frames], hop)  # the first recordings, in order
     generated, _ = audio.read_audio(wav_path)
     plots.spectrograms([training, generated[: len(training)] if len(generated) > len(training) else generated],
                        ["training audio", "generated"], dataset, spectrogram_paths)
     model = load_model(model_path)
-    first = data["x_test"][: data["lengths_test"][0]]
+    first = x_test[: lengths_test[0]]
     with torch.no_grad():
         rebuilt = model.reconstruct(torch.as_tensor(first)).numpy()
     plots.spectrograms([audio.overlap_add(first, hop), audio.overlap_add(rebuilt, hop)],

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from iml.data import audio, fsdd
-from iml.io import load_json, load_npz, save_json
+from iml.data import audio, fsdd, load_audio_splits
+from iml.io import load_json, save_json
 from iml.metrics import speech
 from iml.models import load_model
 from iml.provenance import provenance
@@ -70,7 +70,7 @@ def speech_scores(data_dir, model_path, wav_path, classifier_path, classifier_su
     """The speech scores (iml.metrics.speech.segment_scores) of a run's generated audio and of its
     references, each cut into segments by the VAD; the Fréchet distance against the held-out
     recordings (whole), durations against the held-out recordings joined and cut alike."""
-    data = load_npz(Path(data_dir) / "splits.npz")
+    data = load_audio_splits(data_dir)
     classifier = speech.load_classifier(classifier_path, pick_device(device))
     held_out = waves(data["x_test"], data["lengths_test"], hop)
     real_segments = speech.cut(np.concatenate(held_out), vad)

@@ -12,8 +12,8 @@ import torch
 
 from iml import plots
 from iml.bases import build_base, save_base
-from iml.data import audio, load_split, pixel_range
-from iml.io import load_json, load_npz, save_json, save_text
+from iml.data import audio, has_split, load_split, pixel_range, sequence_lengths
+from iml.io import save_json, save_text
 from iml.models import build_model, load_model, save_model
 from iml.training import pick_device, seed_everything, train
 
@@ -61,11 +61,10 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
         codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
-    npz = Path(data_dir) / "splits.npz"
-    lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
+    lengths = sequence_lengths(data_dir, "train")  # the recordings, for sequential bases
     extra, held_note = {}, None
     if "validation" in inspect.signature(base.fit).parameters:
-        if _has_split(data_dir, "validation"):
+        if has_split(data_dir, "validation"):
             extra["validation"] = encode(model, load_split(data_dir, "validation"))
         elif lengths is not None and validation_fraction:
             held, held_note = audio.hold_out_recordings(lengths, validation_fraction, seed)
@@ -80,7 +79,3 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
                              "n_codes": len(codes), "n_validation_codes": len(extra.get("validation", [])),
                              **({"validation_held_out": held_note} if held_note else {}),
                              "provenance": provenance(run_settings, pick_device(device))})
-
-
-def _has_split(data_dir, name):
-    return name in load_json(Path(data_dir) / "splits.json").get("counts", {})
