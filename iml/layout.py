@@ -8,6 +8,7 @@ summaries (iml.publish) share, each written here once.
     run_job(...)                              a run's job name in its log and benchmark file names
     train_benchmark(...)                      the training job's benchmark file (its wall time)
     table_name(dataset, name, ext)            a table's file name in tables/
+    audio_table_names()                       the audio table's file names in tables/
     DATASET_TABLES, WHICH_BASE_TABLES         the tables of each image dataset, and the which-base ones
     references_file()                         the sample-quality references' scores
     which_base_rows(config), bases_only(config)  the which-base table's row order; its bases that are
@@ -49,6 +50,11 @@ def run_job(dataset="{dataset}", algorithm="{algorithm}", k="{k}", seed="{seed}"
 def train_benchmark(dataset="{dataset}", algorithm="{algorithm}", k="{k}", seed="{seed}"):
     """The training job's benchmark file relative to the results (Snakemake's: its wall time in `s`)."""
     return f"{BENCHMARKS}/train/{run_job(dataset, algorithm, k, seed)}.tsv"
+
+
+def audio_table_names():
+    """The audio table's file names in tables/, one per format."""
+    return [f"audio.{ext}" for ext in TABLE_FORMATS]
 
 
 def table_name(dataset, name, ext):

@@ -12,6 +12,9 @@ classifier's accuracy, the references' scores). tables writes, per dataset, <dat
 and <dataset>_table1 (CSV, Markdown, LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png
 (Fig. 3 left), summary.md (the rankings in both conventions and the training wall time per
 algorithm) and, for the runs scored for sample quality, mnist_which_base (as the workflow's).
+Audio runs (those with an audio_scores.json) are copied with their base.json, speech_scores.json
+and train.json, and each audio dataset's data/<dataset>/splits.json (its description); tables
+then writes the audio table as the workflow's audio_table does.
 """
 
 import argparse
@@ -57,12 +60,42 @@ def _base_summary(base_path):
             "max_codes": base.max_codes}
 
 
+def _audio_runs(root):
+    """{relative run folder: its fields} for every audio run with an audio_scores.json (iml.layout)."""
+    found = {}
+    for scores in sorted(Path(root).glob(f"{layout.RUN_GLOB}/audio_scores.json")):
+        rel = scores.parent.relative_to(root).as_posix()
+        if layout.parse_run(rel):
+            found[rel] = layout.parse_run(rel)
+    return found
+
+
+def collect_audio(results_dir, dest):
+    """Copy every finished audio run's summaries, and its dataset's splits.json, under `dest`."""
+    runs = _audio_runs(results_dir)
+    for rel, run in runs.items():
+        source, out = results_dir / rel, dest / rel
+        for name in ("audio_scores", "base", "speech_scores"):
+            if (source / f"{name}.json").exists():
+                save_json(out / f"{name}.json", load_json(source / f"{name}.json"))
+        seconds = _train_seconds(results_dir, run)
+        if seconds is not None:
+            save_json(out / "train.json", {"wall_seconds": seconds})
+    for dataset in sorted({run["dataset"] for run in runs.values()}):
+        info = Path("data") / dataset / "splits.json"
+        save_json(dest / info, load_json(results_dir / info))
+    return sorted(runs)
+
+
 def collect(results_dir, dest):
-    """Copy the summaries of every finished run (one with a kde.json) under `dest`; returns their folders."""
+    """Copy the summaries of every finished run (one with a kde.json, or an audio run) under `dest`;
+    returns their folders."""
     results_dir, dest = Path(results_dir), Path(dest)
     runs = _runs(results_dir)
-    if not runs:
-        raise FileNotFoundError(f"no finished run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {results_dir}")
+    audio_runs = collect_audio(results_dir, dest)
+    if not runs and not audio_runs:
+        raise FileNotFoundError(f"no finished run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json or "
+                                f"audio_scores.json) under {results_dir}")
     for rel, run in runs.items():
         source, out = results_dir / rel, dest / rel
         save_json(out / "kde.json", load_json(source / "kde.json"))
@@ -78,7 +111,18 @@ def collect(results_dir, dest):
             save_json(out / "base.json", _base_summary(source / "base.npz"))
     for metrics in sorted((results_dir / layout.METRICS).glob("*.json")):  # the classifier's and references' scores
         save_json(dest / layout.METRICS / metrics.name, load_json(metrics))
-    return sorted(runs)
+    return sorted(runs) + audio_runs
+
+
+def audio_table(root, out_dir):
+    """The audio table from the published audio runs under `root`, as the workflow's audio_table."""
+    runs = _audio_runs(root)
+    if not runs:
+        return
+    datasets = dict.fromkeys(run["dataset"] for run in runs.values())
+    aggregate.audio_table([Path(root) / rel for rel in runs],
+                          {d: Path(root) / "data" / d / "splits.json" for d in datasets},
+                          [Path(out_dir) / name for name in layout.audio_table_names()])
 
 
 def load_published(root):
@@ -128,7 +172,10 @@ def assemble(root, out_dir, config=None):
     which-base experiment's runs are kept out of Table 1 and given their own table."""
     out_dir = Path(out_dir)
     published = load_published(root)
+    audio_table(root, out_dir)
     if not published:
+        if _audio_runs(root):
+            return
         raise FileNotFoundError(f"no published run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {root}")
     families = family_of(config["algorithms"]) if config else None
     bases_only = layout.bases_only(config) if config else set()

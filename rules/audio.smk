@@ -218,12 +218,12 @@ rule audio_table:
         ],
     output:
         csv=report(
-            f"{R}/tables/audio.csv",
+            f"{R}/tables/{layout.audio_table_names()[0]}",
             caption="../report/audio_table.rst",
             category="Tables",
         ),
-        md=f"{R}/tables/audio.md",
-        tex=f"{R}/tables/audio.tex",
+        md=f"{R}/tables/{layout.audio_table_names()[1]}",
+        tex=f"{R}/tables/{layout.audio_table_names()[2]}",
     log:
         f"{LOGS}/audio_table/audio.log",
     benchmark:

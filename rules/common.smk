@@ -304,7 +304,7 @@ def audio_outputs():
         for ext in ("png", "pdf")
     ]
     if datasets:
-        files += [f"{R}/tables/audio.{ext}" for ext in ("csv", "md", "tex")]
+        files += [f"{R}/tables/{name}" for name in layout.audio_table_names()]
     return files
 
 

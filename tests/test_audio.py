@@ -140,7 +140,8 @@ def digit0_run(recordings, fsdd_digit0, tmp_path_factory):
     from iml.steps import train as steps
 
     _, model_path, _ = fsdd_digit0
-    data_dir, root = tmp_path_factory.mktemp("fsdd_digit0_60"), tmp_path_factory.mktemp("results")
+    root = tmp_path_factory.mktemp("results")
+    data_dir = root / "data" / "fsdd_digit0"
     arrays, info = fsdd.make_splits(fsdd.recordings(recordings, fsdd.manifest()), [0], 60, ["theo"], seed=0)
     save_npz(data_dir / "splits.npz", **arrays)
     save_json(data_dir / "splits.json", info)
@@ -212,7 +213,16 @@ def test_audio_bases_fitted_by_fit_base_are_scored_and_tabulated(digit0_run, tmp
     assert rows["iml_audio"]["base"] == "hmm (concatenated)" and rows["iml_audio"]["chose"].startswith("EM 5")
     assert rows["iml_audio_flow"]["chose"] == f"epoch {flow_fit['best_epoch']}"
     caption = table.with_suffix(".md").read_text()
-    assert "chosen on 6 of the 60 training recordings" in caption and "FSDD labels [0]" in caption
+    assert "chosen on 6 of the 60 training recordings" in caption and "fsdd_digit0: labels [0]" in caption
+    # published: the summaries copied, the table rebuilt from the copies alone, byte for byte
+    from iml import publish
+
+    root = data_dir.parents[1]
+    published = tmp_path / "published"
+    assert publish.collect(root, published) == sorted(f"fsdd_digit0/{a}/K80/seed0" for a in runs)
+    publish.assemble(published, tmp_path / "rebuilt")
+    for suffix in (".csv", ".md", ".tex"):
+        assert (tmp_path / "rebuilt" / f"audio{suffix}").read_text() == table.with_suffix(suffix).read_text()
 
 
 def test_the_audio_table_gives_mean_and_std_over_seeds(digit0_run, tmp_path):
