@@ -31,7 +31,7 @@ import torch
 from rates import matmul_gflops
 
 from iml.bases.hmm import GaussianHMMBase, HmmlearnEngine, TorchEngine
-from iml.training import pick_device
+from iml.device import pick_device
 
 BARS = {"float32": 20.0, "float64": 15.0}  # CPU-time speed-up over hmmlearn at 1 thread
 

@@ -27,7 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
 from iml.bases.base import BaseDistribution, check_codes, standardisation
-from iml.training import pick_device
+from iml.device import pick_device
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import torch
 from iml import plots
 from iml.bases import load_base
 from iml.data import display_images, load_split
+from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json, save_npz
 from iml.metrics import classifier, kde, sample_quality
 from iml.models import load_model
 from iml.provenance import provenance
 from iml.steps.train import encode
-from iml.training import pick_device
 
 log = logging.getLogger("iml")
 

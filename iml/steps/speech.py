@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from iml.data import audio, fsdd
+from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json
 from iml.metrics import speech
 from iml.models import load_model
 from iml.steps.audio import reconstruct, waves
-from iml.training import pick_device
 
 log = logging.getLogger("iml")
 

@@ -13,9 +13,10 @@ import torch
 from iml import plots
 from iml.bases import build_base, save_base
 from iml.data import load_split, pixel_range
+from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json, save_text
 from iml.models import build_model, load_model, save_model
-from iml.training import pick_device, seed_everything, train
+from iml.training import seed_everything, train
 
 log = logging.getLogger("iml")
 
