@@ -308,16 +308,19 @@ def base_settings(wildcards):
 
 
 def base_notes(dataset):
-    """How each GMM base was fitted, for the table captions: {algorithm: words}."""
-    from iml.tables import gmm_note
+    """How each algorithm's base is fitted, for the table captions: {algorithm: words}
+    (iml.bases.caption_notes, as iml.publish's tables from published runs)."""
+    from iml.bases import caption_notes
 
-    notes = {}
+    fits = {}
     for a in config[dataset]["algorithms"]:
         algorithm = config["algorithms"][a]
-        if algorithm["base"] == "gmm":
-            s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
-            notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
-    return notes
+        base = algorithm["base"]
+        fits[a] = (
+            base,
+            {**config["bases"][base], **algorithm.get("base_settings", {})},
+        )
+    return caption_notes(fits)
 
 
 def fit_settings(wildcards):

@@ -380,7 +380,7 @@ def test_samples_follow_the_chain_and_the_emissions():
 
 def test_registered_stored_and_keeps_the_shared_interface(small, tmp_path):
     z, lengths, _ = small
-    assert BASES["hmm"] is GaussianHMMBase
+    assert BASES["hmm"].builder is GaussianHMMBase
     base = build_base("hmm", {"n_states": K, "n_iter": 5, "device": "cpu"}, random_state=0).fit(z, lengths)
     codes, states = base.sample(30)
     assert codes.shape == (30, D) and states.shape == (30,)

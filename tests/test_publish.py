@@ -28,6 +28,7 @@ def results(tmp_path):
         if run["algorithm"] == "iml":
             save_json(folder / "likelihood.json", run["likelihood"])
             save_base(folder / "base.npz", "gmm", gmm)
+            save_json(folder / "base.json", {"base": "gmm", **gmm.fitted_summary()})  # as fit_base writes it
         save_text(root / "benchmarks" / "train" / f"mnist_{run['algorithm']}_K{run['K']}_seed{run['seed']}.tsv",
                   f"s\th:m:s\tmax_rss\n{10 + run['K']}.5\t0:00:30\t100\n")
     save_json(root / "mnist" / "iml" / "K60" / "seed0" / "loss.json", {})  # not finished: no kde.json

@@ -76,7 +76,7 @@ def test_every_model_setting_is_in_the_schema_with_its_type(name):
 def test_every_base_setting_is_in_the_schema_with_its_type(name):
     node = SCHEMA["$defs"][f"{name}_settings"]
     assert node["additionalProperties"] is False
-    assert_schema_matches(BASES[name], node.get("properties", {}), f"bases.{name}")
+    assert_schema_matches(BASES[name].builder, node.get("properties", {}), f"bases.{name}")
     assert SCHEMA["properties"]["bases"]["properties"][name]  # and the config can set it
 
 
@@ -87,6 +87,12 @@ def test_the_schema_offers_each_base_and_model_the_registries_have():
     assert set(configurable) - variants == set(MODELS)
     assert "model_of" in SCHEMA["$defs"]["variant"]["properties"]
     assert set(SCHEMA["$defs"]["variant"]["properties"]["base"]["enum"]) <= set(BASES)
+
+
+def test_the_frame_bases_the_schema_offers_are_those_the_registry_declares():
+    frame_bases = SCHEMA["properties"]["audio"]["properties"]["frame_bases"]["properties"]
+    assert set(frame_bases) == {name for name, base in BASES.items() if base.frame_base}
+    assert all(frame_bases[name] == {"$ref": f"#/$defs/{name}_settings"} for name in frame_bases)
 
 
 def test_the_registry_declares_what_each_model_can_do():

@@ -519,7 +519,7 @@ class GaussianHMMBase(BaseDistribution):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def fit(self, codes, lengths=None):
+    def fit(self, codes, lengths=None, validation=None):
         codes = check_codes(codes, "codes given to the HMM fit")
         lengths = sequence_lengths(lengths, len(codes))
         self._warn_if_underdetermined(*codes.shape)

@@ -2,7 +2,7 @@
 
 import logging
 
-from iml import plots, tables
+from iml import bases, plots, tables
 from iml.data import display_images
 from iml.io import load_json, load_npz, save_text
 
@@ -62,7 +62,7 @@ def audio_scores_row(scores):
     held_out, training = scores["log_likelihood_per_frame"], scores["train_log_likelihood_per_frame"]
     names = sorted(held_out, key=lambda name: AUDIO_BASE_ORDER.index(name))  # JSON keys come back sorted
     chosen = {f"{name}_{choice}": scores["frame_bases"][name][choice] for name in names
-              for choice in ("best_epoch", "components_kept") if choice in scores["frame_bases"].get(name, {})}
+              for choice in bases.spec(name).chooses.values() if choice in scores["frame_bases"].get(name, {})}
     return {**{name: held_out[name] for name in names}, **{f"{name}_train": training[name] for name in names},
             **chosen}
 
@@ -111,7 +111,7 @@ def speech_row(speech):
     return row
 
 
-FRAME_BASE_NAMES = {"flow": "a normalizing flow (flow)", "dpgmm": "a Dirichlet-process GMM (dpgmm)"}
+FRAME_BASE_NAMES = {name: f"{spec.title} ({name})" for name, spec in bases.BASES.items() if spec.frame_base}
 AUDIO_BASE_ORDER = ["hmm", "gmm", "standard_normal", *FRAME_BASE_NAMES]  # the audio table's columns
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iml.bases import build_base, load_base
+from iml.bases import build_base, load_base, spec, spec_of
 from iml.bases.base import standardisation
 from iml.data import audio
 from iml.io import load_npz, save_json, save_npz
@@ -27,7 +27,7 @@ def generate_audio(model_path, base_path, seconds, hop, wav_path, codes_path):
     or utterance by utterance) and join them back to back, as the data's recordings are, into a WAV."""
     model, base = load_model(model_path), load_base(base_path)
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
-    if hasattr(base, "sample_sequences"):
+    if spec_of(base).sequential:
         codes, states, lengths = base.sample_sequences(n_frames)
     else:
         (codes, states), lengths = base.sample(n_frames), np.array([n_frames])
@@ -63,9 +63,6 @@ def reconstruction_snr(model, x, lengths, hop):
     return 10 * np.log10(signal / noise)
 
 
-FRAME_BASE_CHOICES = {"best_epoch_": "best_epoch", "n_active_components_": "components_kept"}  # fitted attribute: name
-
-
 def fit_frame_bases(settings, codes, lengths, validation_fraction, seed):
     """The bases without a temporal model of config audio.frame_bases ({name: settings}), each
     fitted on the training recordings less a seeded held-out `validation_fraction` of them (whole
@@ -80,8 +77,7 @@ def fit_frame_bases(settings, codes, lengths, validation_fraction, seed):
         bases[name] = base = build_base(name, base_settings, seed).fit(codes[~held], validation=codes[held])
         facts[name] = {"fit_seconds": time.perf_counter() - t0, "fit_codes": base.score(codes[~held]),
                        "validation": base.score(codes[held]),
-                       **{label: int(getattr(base, attr)) for attr, label in FRAME_BASE_CHOICES.items()
-                          if hasattr(base, attr)}}
+                       **{label: int(getattr(base, attr)) for attr, label in spec(name).chooses.items()}}
         log.info("frame base %s: %s", name, facts[name])
     return bases, facts, note
 
@@ -119,7 +115,7 @@ def audio_scores(data_dir, model_path, base_path, hop, seed, out_path, frame_bas
     result = {"log_likelihood_per_frame": held_out, "train_log_likelihood_per_frame": training,
               "n_test_frames": int(len(test)), "n_test_sequences": int(len(data["lengths_test"])),
               "gmm_components": hmm.n_states, "gmm_covariance": "diag", "gmm_source": gmm_source,
-              "hmm_init": hmm.init, "hmm_sequence": getattr(hmm, "sequence", "per_recording"),
+              "hmm_init": hmm.init, "hmm_sequence": hmm.sequence,
               "em_iterations": int(len(hmm.loglik_history_)),
               "em_converged": bool(hmm.converged_), "frame_bases": frame_facts,
               "frame_bases_validation": {"fraction": validation_fraction, "held_out": frame_validation},

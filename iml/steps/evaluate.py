@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from iml import plots
-from iml.bases import load_base
+from iml.bases import load_base, spec_of
 from iml.data import display_images, load_split
 from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json, save_npz
@@ -173,7 +173,7 @@ def memorisation_audit(data_dir, model_path, base_path, samples_path, settings, 
     result = memorisation.audit(train, test, samples.reshape(len(samples), -1), settings["n_cells"], settings["seed"])
     model, base = load_model(model_path), load_base(base_path)
     components = None
-    if hasattr(model, "encode") and (hasattr(base, "mixture") or hasattr(base, "centres_")):
+    if hasattr(model, "encode") and spec_of(base).components:
         components = memorisation.small_components(base, encode(model, train))
     result["base_components"] = components
     log.info("memorisation: %.2f%% of %d samples nearer a training image than the 1st percentile of the test "

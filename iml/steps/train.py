@@ -1,7 +1,6 @@
 """Training and bases: a model trained on a dataset's training split, a base fitted on its codes."""
 
 import csv
-import inspect
 import io
 import logging
 import time
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from iml import plots
-from iml.bases import build_base, save_base
+from iml.bases import build_base, save_base, spec
 from iml.data import load_split, pixel_range
 from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json, save_text
@@ -60,10 +59,10 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
         codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
-    npz = Path(data_dir) / "splits.npz"
-    lengths = load_npz(npz).get("lengths_train") if npz.exists() else None  # sequences, for sequential bases
+    npz, can = Path(data_dir) / "splits.npz", spec(base_name)
+    lengths = load_npz(npz).get("lengths_train") if can.sequential and npz.exists() else None
     extra = {}
-    if "validation" in inspect.signature(base.fit).parameters and _has_split(data_dir, "validation"):
+    if can.validation and _has_split(data_dir, "validation"):
         extra["validation"] = encode(model, load_split(data_dir, "validation"))
     log.info("fitting base %r on %d codes of dimension %d%s", base_name, len(codes), codes.shape[1],
              f", choosing on {len(extra['validation'])} validation codes" if extra else "")
