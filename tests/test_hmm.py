@@ -9,17 +9,8 @@ from hmmlearn.hmm import GaussianHMM
 
 from iml.bases import BASES, build_base, load_base, save_base
 from iml.bases.base import NonFiniteCodesError
-from iml.bases.hmm import (
-    GaussianHMMBase,
-    HmmlearnEngine,
-    HMMParams,
-    NonFiniteFitError,
-    TorchEngine,
-    emission_terms,
-    free_parameters,
-    repair,
-    stationary_distribution,
-)
+from iml.bases.hmm import GaussianHMMBase, NonFiniteFitError, free_parameters, stationary_distribution
+from iml.bases.hmm_engines import HmmlearnEngine, HMMParams, TorchEngine, emission_terms, repair
 
 K, D = 6, 4
 
