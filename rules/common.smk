@@ -1,6 +1,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from iml.bases import BASES
 from iml.config_checks import check_config
 from iml.models import MODELS, family_of
 
@@ -302,7 +303,7 @@ def base_name(wildcards):
 
 def base_settings(wildcards):
     overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
-    if base_name(wildcards) == "hmm":  # the audio chain's training sequence
+    if BASES[base_name(wildcards)].sequential:  # the audio chain's training sequence
         overrides = {"sequence": config["audio"]["sequence"], **overrides}
     return {**config["bases"][base_name(wildcards)], **overrides}
 
