@@ -323,5 +323,5 @@ class GaussianHMMBase(BaseDistribution):
         self.initial_params_ = HMMParams(*(arrays[f"start_{k}"] for k in names))
         self.code_mean_, self.code_std_ = arrays["code_mean"], arrays["code_std"]
         self.loglik_history_, self.converged_ = arrays["loglik_history"], bool(arrays["converged"])
-        self.utterance_lengths_ = arrays.get("utterance_lengths")  # absent: saved before utterance-wise sampling
+        self.utterance_lengths_ = arrays.get("utterance_lengths")  # absent: parameters given, not fitted on recordings
         return self

@@ -82,7 +82,7 @@ def audio_table(datasets, score_paths, info_paths, table_paths, speech_paths=Non
         if speech:
             accuracies.add(speech["classifier_accuracy"])
         rows.append({"dataset": dataset, **audio_scores_row(scores), "gmm_source": scores["gmm_source"],
-                     "hmm_sequence": scores.get("hmm_sequence", "per_recording"),
+                     "hmm_sequence": scores["hmm_sequence"],
                      "em_iterations": scores["em_iterations"], "em_converged": scores["em_converged"],
                      "reconstruction_snr_db": scores["reconstruction_snr_db"], "test_frames": scores["n_test_frames"],
                      **speech_row(speech), "frame_validation": validation["held_out"],
