@@ -46,7 +46,7 @@ class BaseSpec:
         return getattr(importlib.import_module(module), name)
 
 
-BASES = {  # in the order tables show them
+BASES = {  # the audio table shows its frame bases in this order
     "standard_normal": BaseSpec("iml.bases.gaussian:StandardNormalBase", "N(0, I)", lambda fit: "fixed"),
     "gaussian": BaseSpec("iml.bases.gaussian:GaussianBase", "a full-covariance Gaussian",
                          lambda fit: "maximum likelihood"),
