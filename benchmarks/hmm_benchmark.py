@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from rates import matmul_gflops
 
-from iml.bases.hmm import GaussianHMMBase, HmmlearnEngine, TorchEngine
-from iml.training import pick_device
+from iml.bases.hmm import GaussianHMMBase
+from iml.bases.hmm_engines import HmmlearnEngine, TorchEngine
+from iml.device import pick_device
 
 BARS = {"float32": 20.0, "float64": 15.0}  # CPU-time speed-up over hmmlearn at 1 thread
 

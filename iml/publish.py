@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from iml import layout, plots, tables
-from iml.bases import load_base
+from iml.bases import caption_notes
 from iml.io import load_json, save_json, save_text
 from iml.models import family_of
 from iml.steps import aggregate
@@ -49,15 +49,6 @@ def _train_seconds(results_dir, run):
     if not tsv.exists():
         return None
     return float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-
-
-def _base_summary(base_path):
-    base = load_base(base_path)
-    mixture = getattr(base, "mixture", None)
-    if mixture is None:
-        return {"base": type(base).__name__}
-    return {"base": "gmm", "n_components": int(mixture.n_components), "covariance_type": mixture.covariance_type,
-            "max_codes": base.max_codes}
 
 
 def _audio_runs(root):
@@ -107,8 +98,6 @@ def collect(results_dir, dest):
             save_json(out / "train.json", {"wall_seconds": seconds})
         if (source / "base.json").exists():  # fit_base's summary (what it chose, its seconds)
             save_json(out / "base.json", load_json(source / "base.json"))
-        elif (source / "base.npz").exists():  # a run fitted before fit_base wrote one
-            save_json(out / "base.json", _base_summary(source / "base.npz"))
     for metrics in sorted((results_dir / layout.METRICS).glob("*.json")):  # the classifier's and references' scores
         save_json(dest / layout.METRICS / metrics.name, load_json(metrics))
     return sorted(runs) + audio_runs
@@ -142,13 +131,8 @@ def load_published(root):
 
 
 def base_notes(runs):
-    """How each algorithm's GMM was fitted, in the words of the workflow's captions."""
-    notes = {}
-    for run in runs:
-        base = run["base"] or {}
-        if base.get("base") == "gmm":
-            notes[run["algorithm"]] = tables.gmm_note(base["n_components"], base["covariance_type"], base["max_codes"])
-    return notes
+    """How each algorithm's base was fitted, in the words of the workflow's captions (its base_notes)."""
+    return caption_notes({run["algorithm"]: (run["base"]["base"], run["base"]) for run in runs if run["base"]})
 
 
 def summary_text(dataset, runs, table):

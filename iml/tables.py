@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from iml.bases import spec as base_spec
 from iml.io import save_text
 from iml.models import FAMILIES, spec
 
@@ -31,11 +32,6 @@ def kde_settings(runs):
             raise ValueError(f"run {run_name(run)} was scored with other KDE settings or data than "
                              f"{run_name(runs[0])}: {settings(run)} != {first}")
     return first
-
-
-def gmm_note(n_components, covariance_type, max_codes):
-    """How a GMM base was fitted, in the captions' words."""
-    return f"{n_components}-component {covariance_type} GMM fitted on {max_codes or 'all'} training codes"
 
 
 def run_name(run):
@@ -350,17 +346,8 @@ def _dig(run, path, scale=1.0):
 
 
 def base_choice(base):
-    """What a fitted base chose or kept, in words, from its base.json."""
-    name = base["base"]
-    if name == "gmm":
-        return f"{base['n_components']} components on {base['max_codes'] or 'all'} codes"
-    if name == "dpgmm":
-        return f"kept {base['n_active_components']} of {base['n_components']} components"
-    if name == "kde":
-        return f"bandwidth {base['bandwidth']:.3g}"
-    if name == "flow":
-        return f"epoch {base['best_epoch']} of {base['epochs_run']}"
-    return "fixed" if name == "standard_normal" else "maximum likelihood"
+    """What a fitted base chose or kept, in words, from its base.json (its BaseSpec's choice)."""
+    return base_spec(base["base"]).choice(base)
 
 
 def over_seeds(values):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from iml.device import pick_device
 from iml.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -18,13 +19,6 @@ log = logging.getLogger(__name__)
 
 class TrainingDiverged(RuntimeError):
     pass
-
-
-def pick_device(preference="auto"):
-    """CUDA when present (or asked for), else CPU."""
-    if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(preference)
 
 
 def seed_everything(seed):

@@ -2,6 +2,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from iml import layout
+from iml.bases import BASES
 from iml.config_checks import check_config
 from iml.models import MODELS, family_of
 
@@ -331,22 +332,25 @@ def base_name(wildcards):
 def base_settings(wildcards):
     overrides = config["algorithms"][wildcards.algorithm].get("base_settings", {})
     # the audio chain's training sequence: audio.sequence unless the variant names its own
-    if base_name(wildcards) == "hmm":
+    if BASES[base_name(wildcards)].sequential:
         overrides = {"sequence": config["audio"]["sequence"], **overrides}
     return {**config["bases"][base_name(wildcards)], **overrides}
 
 
 def base_notes(dataset):
-    """How each GMM base was fitted, for the table captions: {algorithm: words}."""
-    from iml.tables import gmm_note
+    """How each algorithm's base is fitted, for the table captions: {algorithm: words}
+    (iml.bases.caption_notes, as iml.publish's tables from published runs)."""
+    from iml.bases import caption_notes
 
-    notes = {}
+    fits = {}
     for a in config[dataset]["algorithms"]:
         algorithm = config["algorithms"][a]
-        if algorithm["base"] == "gmm":
-            s = {**config["bases"]["gmm"], **algorithm.get("base_settings", {})}
-            notes[a] = gmm_note(s["n_components"], s["covariance_type"], s["max_codes"])
-    return notes
+        base = algorithm["base"]
+        fits[a] = (
+            base,
+            {**config["bases"][base], **algorithm.get("base_settings", {})},
+        )
+    return caption_notes(fits)
 
 
 def fit_settings(wildcards):

@@ -217,13 +217,6 @@ def markdown_cells(text):
             if line.startswith("|") and not set(line.strip()) <= set("|-: ")]
 
 
-def latex_cells(text):
-    """The rows of a LaTeX tabular between \\toprule and \\bottomrule (header first), cells stripped."""
-    body = text[text.index(r"\toprule"):text.index(r"\bottomrule")]
-    return [[cell.strip() for cell in line.removesuffix(r"\\").split(" & ")] for line in body.splitlines()
-            if " & " in line]
-
-
 QUICK_RUN = ["--cores", "2", "--configfile", "presets/quick.yaml", "mirror.yaml"]
 VIOLIN = {"source": "john-garner_bwv1002_mov6.mp3", "md5": "c65f020ff7cfca8e339b99078ccf9286"}
 

@@ -211,7 +211,7 @@ def test_audio_bases_fitted_by_fit_base_are_scored_and_tabulated(digit0_run, tmp
         assert float(row["ll_train"]) == pytest.approx(scores[algorithm]["train_log_likelihood_per_frame"])
         assert row["seeds"] == "0" and row["ll_std"] == ""  # one seed: no spread
     assert rows["iml_audio"]["base"] == "hmm (concatenated)" and rows["iml_audio"]["chose"].startswith("EM 5")
-    assert rows["iml_audio_flow"]["chose"] == f"epoch {flow_fit['best_epoch']}"
+    assert rows["iml_audio_flow"]["chose"] == f"epoch {flow_fit['best_epoch']} of {flow_fit['epochs_run']}"
     caption = table.with_suffix(".md").read_text()
     assert "chosen on 6 of the 60 training recordings" in caption and "fsdd_digit0: labels [0]" in caption
     # published: the summaries copied, the table rebuilt from the copies alone, byte for byte

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from iml.bases import BASES, build_base, load_base, save_base
+from iml.bases import BASES, build_base, load_base, save_base, spec_of
 from iml.bases.base import NonFiniteCodesError
 
 
@@ -26,6 +26,22 @@ def test_every_base_shares_the_interface(two_clusters):
         per_row = base.score_samples(codes)
         assert per_row.shape == (50,) and np.isfinite(per_row).all(), name
         assert base.settings()["random_state"] == 0 and "seed" not in base.settings()
+
+
+def test_every_base_declares_what_it_can_do(two_clusters):
+    """Each BaseSpec against its base: one fit contract (codes, lengths, validation),
+    sample_sequences exactly where it says it models sequences, the components the memorisation
+    audit counts, and its words for the tables from its fitted summary (base.json)."""
+    for name, spec in BASES.items():
+        base = build_base(name, SMALL.get(name, {}), random_state=0).fit(two_clusters, None, validation=two_clusters[:20])
+        assert spec_of(base) is spec and spec.builder is type(base), name
+        assert spec.sequential == hasattr(base, "sample_sequences"), name
+        assert spec.components in (None, "mixture", "kernels"), name
+        if spec.components:
+            assert hasattr(base, {"mixture": "mixture", "kernels": "centres_"}[spec.components]), name
+        summary = {"base": name, **base.fitted_summary()}
+        assert isinstance(spec.choice(summary), str) and spec.title, name
+        assert spec.note is None or isinstance(spec.note(summary), str), name
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "tied", "spherical"])
@@ -122,14 +138,3 @@ def test_a_planted_pickle_is_refused_without_running_it(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-def test_a_base_saved_with_the_old_seed_setting_says_to_regenerate_it(two_clusters, tmp_path):
-    import json
-
-    save_base(tmp_path / "base.npz", "standard_normal", build_base("standard_normal", {}, 0).fit(two_clusters))
-    with np.load(tmp_path / "base.npz") as data:
-        arrays = dict(data)
-    header = json.loads(str(arrays["header"]))
-    header["settings"] = {"seed": header["settings"].pop("random_state")}
-    np.savez(tmp_path / "old.npz", **{**arrays, "header": np.array(json.dumps(header))})
-    with pytest.raises(ValueError, match=r"old\.npz: a base saved with the old setting 'seed'.*rerun"):
-        load_base(tmp_path / "old.npz")

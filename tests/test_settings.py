@@ -2,6 +2,7 @@
 parameters (iml.settings); the config schema must offer exactly those, with matching types."""
 
 import dataclasses
+import inspect
 import types
 import typing
 from pathlib import Path
@@ -76,12 +77,15 @@ def test_every_model_setting_is_in_the_schema_with_its_type(name):
 def test_every_base_setting_is_in_the_schema_with_its_type(name):
     node = SCHEMA["$defs"][f"{name}_settings"]
     assert node["additionalProperties"] is False
-    assert_schema_matches(BASES[name], node.get("properties", {}), f"bases.{name}")
+    assert_schema_matches(BASES[name].builder, node.get("properties", {}), f"bases.{name}")
     assert SCHEMA["properties"]["bases"]["properties"][name]  # and the config can set it
 
 
 def test_the_schema_offers_each_base_and_model_the_registries_have():
     assert set(SCHEMA["$defs"]["algorithm"]["properties"]["base"]["enum"]) == set(BASES)
+    checked = {case["if"]["properties"]["base"]["const"]: case["then"]["properties"]["base_settings"]["$ref"]
+               for case in SCHEMA["$defs"]["base_settings_checked"]["allOf"]}
+    assert checked == {name: f"#/$defs/{name}_settings" for name in BASES}  # base_settings checked as bases.<name>
     configurable = SCHEMA["properties"]["algorithms"]["properties"]
     variants = {a for a, node in configurable.items() if node == {"$ref": "#/$defs/variant"}}
     assert set(configurable) - variants == set(MODELS)
@@ -141,3 +145,63 @@ def test_the_speech_settings_are_the_schemas_and_the_configs():
     assert set(node["classifier"]["properties"]) == set(speech.DEFAULTS) | set(CLASSIFIER_KEYS)
     assert {k: v for k, v in config["classifier"].items() if k not in CLASSIFIER_KEYS} == speech.DEFAULTS
     assert set(node["vad"]["properties"]) == set(speech.VAD_DEFAULTS) and config["vad"] == speech.VAD_DEFAULTS
+
+
+# settings config.yaml runs with a value other than the code's default, and why; every other
+# setting config.yaml names equals the default of the constructor or function that takes it
+RUNS_OTHERWISE = {
+    "bases.gmm.max_iter": "the workflow allows its GMMs 500 EM iterations before warning of non-convergence",
+    "bases.gmm.max_codes": "the authors' code fits its GMM on 3000 codes drawn at random; direct use fits all",
+    "bases.dpgmm.max_codes": "a cap on the DPGMM's fit time in the which-base runs; direct use fits all",
+    **{f"bases.flow.{k}": "the workflow trains longer and lets early stopping decide; the default keeps a "
+       "direct fit to minutes on two CPU cores" for k in ("epochs", "batch_size", "patience")},
+    **{f"algorithms.{a}.model.{k}": "the WGAN authors' RMSprop schedule; the default is the Adam option"
+       for a in ("wgan", "wgan_dcgan") for k in ("optimizer", "n_critic_warmup")},
+    "audio.sequence": "the paper's concatenated training sequence; the HMM's default chains each recording",
+}
+
+
+def _default(fn, name):
+    """The default of parameter `name` of a function or a class's constructor (a tuple as a list);
+    inspect.Parameter.empty where it has none."""
+    parameter = inspect.signature(fn).parameters.get(name)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return inspect.Parameter.empty
+    return list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+
+
+def _config_and_code_defaults():
+    """{config path: [(config.yaml's value, a code default)]} for each setting both give, one pair per
+    constructor or function that takes it."""
+    from iml.bases.hmm import GaussianHMMBase
+    from iml.data import download, fsdd
+    from iml.metrics import kde
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    takers = [(f"bases.{name}", settings, [BASES[name].builder]) for name, settings in config["bases"].items()]
+    takers += [(f"algorithms.{a}.model", s["model"], [MODELS[a].builder])
+               for a, s in config["algorithms"].items() if "model" in s]
+    takers += [("data", {k: config["data"][k] for k in ("retries", "timeout")}, [download.fetch, fsdd.fetch_fsdd]),
+               ("evaluate.kde.paper", config["evaluate"]["kde"]["paper"], [kde.paper_kde_score]),
+               ("evaluate.kde", {k: config["evaluate"]["kde"][k] for k in ("block_rows", "block_cols")},
+                [kde.kde_log_likelihood]),
+               ("audio", {"sequence": config["audio"]["sequence"]}, [GaussianHMMBase])]
+    pairs = {}
+    for where, settings, functions in takers:
+        for name, value in settings.items():
+            for fn in functions:
+                default = _default(fn, name)
+                if default is not inspect.Parameter.empty:
+                    pairs.setdefault(f"{where}.{name}", []).append((value, default))
+    return pairs
+
+
+def test_each_config_value_is_the_codes_default_unless_declared_otherwise():
+    """One value per setting (docs/layout.md, Defaults): a value config.yaml names that a
+    constructor or function also defaults is that default, save RUNS_OTHERWISE's."""
+    pairs = _config_and_code_defaults()
+    assert {"bases.hmm.n_states", "bases.gmm.n_components", "data.retries", "evaluate.kde.paper.sigma"} <= set(pairs)
+    differ = {where for where, found in pairs.items() if any(value != default for value, default in found)}
+    assert differ == set(RUNS_OTHERWISE), (
+        f"config.yaml and the code's defaults differ undeclared: "
+        f"{ {w: pairs[w] for w in differ - set(RUNS_OTHERWISE)} }; declared but equal: {set(RUNS_OTHERWISE) - differ}")

@@ -71,12 +71,21 @@ def training_and_validation(codes, validation, rng, who):
 
 
 class BaseDistribution:
-    """fit(codes, lengths=None) -> self; sample(n) -> (codes, component labels or None);
-    score_samples(codes) -> per-row log-density; score(codes) -> their mean (scikit-learn's names).
-    `lengths` splits codes into sequences for sequential bases. The constructor's random_state
-    (an int) seeds every random choice."""
+    """sample(n) -> (codes, component labels or None); score_samples(codes) -> per-row
+    log-density; score(codes) -> their mean (scikit-learn's names). The constructor's random_state
+    (an int) seeds every random choice. What a base can do beyond this is declared in its
+    iml.bases.BaseSpec, not probed: a sequential base also takes lengths when scoring and has
+    sample_sequences(n)."""
 
-    def fit(self, codes, lengths=None):
+    def fit(self, codes, lengths=None, validation=None):
+        """Fit on `codes` (n, D) and return self; the one fit contract of every base.
+
+        lengths: the sequence lengths the codes split into (summing to n; None: one sequence),
+        modelled by a sequential base (BaseSpec.sequential) and ignored by the others.
+        validation: codes held out of the fit, on which a base that chooses something
+        (BaseSpec.validation: a number of components, a bandwidth, an epoch) chooses it; without
+        them it holds out a seeded HELD_OUT_FRACTION of `codes` (training_and_validation). A base
+        that chooses nothing ignores them."""
         raise NotImplementedError
 
     def sample(self, n):

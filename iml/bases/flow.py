@@ -14,7 +14,7 @@ import torch
 import zuko
 
 from iml.bases.base import BaseDistribution, check_codes, standardisation, training_and_validation
-from iml.training import pick_device
+from iml.device import pick_device
 
 log = logging.getLogger(__name__)
 

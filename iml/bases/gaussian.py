@@ -16,7 +16,7 @@ class StandardNormalBase(BaseDistribution):
         self.rng = np.random.default_rng(random_state)
         self.dim = None
 
-    def fit(self, codes, lengths=None):
+    def fit(self, codes, lengths=None, validation=None):
         self.dim = check_codes(codes, "codes given to the N(0, I) base").shape[1]
         return self
 

@@ -7,8 +7,8 @@ from typing import Optional
 import numpy as np
 
 from iml.bases.base import BaseDistribution, check_codes, standardisation, training_and_validation
+from iml.device import pick_device
 from iml.metrics.kde import kde_log_likelihood
-from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 

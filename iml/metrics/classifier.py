@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from iml.device import pick_device
 from iml.io import atomic_path
-from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 

@@ -88,11 +88,14 @@ def small_components(base, codes, at_most=2):
     by weight (weight x number of codes) or by covariance (codes inside the component's 95%
     ellipsoid), and the share of samples they generate. A KDE base's kernels each sit on one
     code: all of them. None for other bases."""
-    if hasattr(base, "centres_"):
+    from iml.bases import spec_of
+
+    kind = spec_of(base).components
+    if kind == "kernels":
         return {"components": len(base.centres_), "small": len(base.centres_), "small_weight": 1.0}
-    mixture = getattr(base, "mixture", None)
-    if mixture is None:
+    if kind is None:
         return None
+    mixture = base.mixture
     from scipy.special import chdtri  # the chi-square quantile, without scipy.stats' import cost
 
     covariances = base.full_covariances()

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from iml.data import audio
+from iml.device import pick_device
 from iml.io import atomic_path
 from iml.metrics.classifier import ClassifierTooWeak, fit_classifier
-from iml.training import pick_device
 
 log = logging.getLogger(__name__)
 

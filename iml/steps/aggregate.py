@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from iml import layout, plots, tables
+from iml import bases, layout, plots, tables
 from iml.data import display_images
 from iml.io import load_json, load_npz, save_text
 
@@ -104,9 +104,7 @@ def _base_chose(runs):
     if base["base"] == "hmm":
         return ", ".join(f"EM {r['base']['em_iterations']}" + ("" if r["base"]["converged"] else " (not converged)")
                          for r in runs)
-    if "best_epoch" in base:
-        return ", ".join(f"epoch {r['base']['best_epoch']}" for r in runs)
-    return "maximum likelihood"
+    return ", ".join(dict.fromkeys(bases.spec(r["base"]["base"]).choice(r["base"]) for r in runs))
 
 
 def _speech_cells(speeches, source):

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import torch
 
-from iml.bases import load_base
+from iml.bases import load_base, spec_of
 from iml.data import audio, load_audio_splits
 from iml.io import save_json, save_npz
 from iml.models import load_model
@@ -24,7 +24,7 @@ def generate_audio(model_path, base_path, seconds, hop, wav_path, codes_path):
     or utterance by utterance) and join them back to back, as the data's recordings are, into a WAV."""
     model, base = load_model(model_path), load_base(base_path)
     n_frames = int(np.ceil(seconds * audio.SAMPLE_RATE / hop))
-    if hasattr(base, "sample_sequences"):
+    if spec_of(base).sequential:
         codes, states, lengths = base.sample_sequences(n_frames)
     else:
         (codes, states), lengths = base.sample(n_frames), np.array([n_frames])
@@ -63,7 +63,7 @@ def reconstruction_snr(model, x, lengths, hop):
 def per_frame_log_likelihood(base, codes, lengths):
     """The codes' log-likelihood per frame under a base: a sequence base scores the recordings
     (lengths) as its training sequence says; the others score frame by frame."""
-    if hasattr(base, "sequence_log_likelihoods"):
+    if spec_of(base).sequential:
         return float(base.sequence_log_likelihoods(codes, lengths).sum() / len(codes))
     return base.score(codes)
 
@@ -73,15 +73,15 @@ def audio_scores(data_dir, model_path, base_path, hop, out_path, run_settings=No
     held-out and training; for the HMM also under the mixture its EM started from (with init "gmm",
     the diagonal GMM it cannot score below on its training codes) and its training sequence; the
     autoencoder's reconstruction SNR on the held-out recordings; the provenance."""
+    from iml.device import pick_device
     from iml.provenance import provenance
-    from iml.training import pick_device
 
     model, base = load_model(model_path), load_base(base_path)
     data = load_audio_splits(data_dir)
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     scores = {"log_likelihood_per_frame": per_frame_log_likelihood(base, test, data["lengths_test"]),
               "train_log_likelihood_per_frame": per_frame_log_likelihood(base, train, data["lengths_train"])}
-    if hasattr(base, "start_score_samples"):  # the HMM
+    if spec_of(base).sequential:  # the HMM
         scores.update(start_log_likelihood_per_frame=float(base.start_score_samples(test).mean()),
                       start_train_log_likelihood_per_frame=float(base.start_score_samples(train).mean()),
                       hmm_init=base.init, hmm_sequence=base.sequence)

@@ -8,14 +8,14 @@ import numpy as np
 import torch
 
 from iml import plots
-from iml.bases import load_base
+from iml.bases import load_base, spec_of
 from iml.data import display_images, load_labels, load_split, split_info
+from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json, save_npz
 from iml.metrics import classifier, kde, sample_quality
 from iml.models import load_model
 from iml.provenance import provenance
 from iml.steps.train import encode
-from iml.training import pick_device
 
 log = logging.getLogger("iml")
 
@@ -172,7 +172,7 @@ def memorisation_audit(data_dir, model_path, base_path, samples_path, settings, 
     result = memorisation.audit(train, test, samples.reshape(len(samples), -1), settings["n_cells"], settings["seed"])
     model, base = load_model(model_path), load_base(base_path)
     components = None
-    if hasattr(model, "encode") and (hasattr(base, "mixture") or hasattr(base, "centres_")):
+    if hasattr(model, "encode") and spec_of(base).components:
         components = memorisation.small_components(base, encode(model, train))
     result["base_components"] = components
     log.info("memorisation: %.2f%% of %d samples nearer a training image than the 1st percentile of the test "

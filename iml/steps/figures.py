@@ -11,10 +11,11 @@ import torch
 from iml import plots
 from iml.bases import build_base
 from iml.data import audio, display_images, load_audio_split, load_labels, load_split, mnist
+from iml.device import pick_device
 from iml.io import load_json, load_npz, save_json
 from iml.models import build_model, load_model
 from iml.steps.train import encode
-from iml.training import pick_device, seed_everything, train
+from iml.training import seed_everything, train
 
 log = logging.getLogger("iml")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from iml.data import audio, fsdd, load_audio_splits
+from iml.device import pick_device
 from iml.io import load_json, save_json
 from iml.metrics import speech
 from iml.models import load_model
 from iml.provenance import provenance
 from iml.steps.audio import reconstruct, waves
-from iml.training import pick_device
 
 log = logging.getLogger("iml")
 

@@ -1,7 +1,6 @@
 """Training and bases: a model trained on a dataset's training split, a base fitted on its codes."""
 
 import csv
-import inspect
 import io
 import logging
 import time
@@ -11,11 +10,12 @@ import numpy as np
 import torch
 
 from iml import plots
-from iml.bases import build_base, save_base
+from iml.bases import build_base, save_base, spec
 from iml.data import audio, has_split, load_split, pixel_range, sequence_lengths
+from iml.device import pick_device
 from iml.io import save_json, save_text
 from iml.models import build_model, load_model, save_model
-from iml.training import pick_device, seed_everything, train
+from iml.training import seed_everything, train
 
 log = logging.getLogger("iml")
 
@@ -61,12 +61,12 @@ def fit_base(data_dir, model_path, base_name, base_settings, seed, base_path, su
         codes = encode(model, load_split(data_dir, "train"))
     else:  # a generator alone: only a fixed base (N(0, I)) can be "fitted", on no codes
         codes = np.zeros((0, model.latent_dim))
-    lengths = sequence_lengths(data_dir, "train")  # the recordings, for sequential bases
+    lengths = sequence_lengths(data_dir, "train")  # the recordings: sequential bases fit on them
     extra, held_note = {}, None
-    if "validation" in inspect.signature(base.fit).parameters:
+    if spec(base_name).validation:
         if has_split(data_dir, "validation"):
             extra["validation"] = encode(model, load_split(data_dir, "validation"))
-        elif lengths is not None and validation_fraction:
+        elif lengths is not None and validation_fraction:  # audio: whole training recordings held out
             held, held_note = audio.hold_out_recordings(lengths, validation_fraction, seed)
             codes, lengths, extra["validation"] = codes[~held], audio.kept_lengths(lengths, held), codes[held]
     log.info("fitting base %r on %d codes of dimension %d%s", base_name, len(codes), codes.shape[1],
