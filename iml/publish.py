@@ -12,6 +12,12 @@ classifier's accuracy, the references' scores). tables writes, per dataset, <dat
 and <dataset>_table1 (CSV, Markdown, LaTeX, as the workflow's make_tables), <dataset>_kde_vs_k.png
 (Fig. 3 left), summary.md (the rankings in both conventions and the training wall time per
 algorithm) and, for the runs scored for sample quality, mnist_which_base (as the workflow's).
+audit adds a memorisation audit (memorisation.json) to published runs that lack one, from the
+same runs retrained with the same settings and seeds in a results folder (their model.pt and
+base.npz, made by the workflow): their samples are drawn anew and audited, as the evaluation does.
+
+    python3 -m iml.publish audit results/offline docs/runs/offline --config config.yaml presets/offline.yaml
+
 Audio runs (those with an audio_scores.json) are copied with their base.json, speech_scores.json
 and train.json, and each audio dataset's data/<dataset>/splits.json (its description); tables
 then writes the audio table as the workflow's audio_table does.
@@ -199,6 +205,49 @@ def _table_paths(out_dir, dataset, name):
     return [Path(out_dir) / layout.table_name(dataset, name, ext) for ext in layout.TABLE_FORMATS]
 
 
+def audit(results_dir, dest, config):
+    """memorisation.json for every published run (under `dest`) without one whose retrained model
+    and base lie under `results_dir`: `evaluate.n_samples` samples drawn with the run's base and
+    audited with `evaluate.memorisation` (iml.steps.evaluate), marked as regenerated. Returns the
+    runs audited."""
+    from iml.device import pick_device
+    from iml.provenance import provenance
+    from iml.steps import evaluate
+
+    results_dir, dest, audited = Path(results_dir), Path(dest), []
+    settings = config["evaluate"]
+    for rel, run in _runs(dest).items():
+        folder = results_dir / rel
+        trained = config["algorithms"][run["algorithm"]].get("model_of", run["algorithm"])
+        model = results_dir / layout.run_folder(run["dataset"], trained, run["K"], run["seed"]) / "model.pt"
+        if (dest / rel / "memorisation.json").exists() or not (model.exists() and (folder / "base.npz").exists()):
+            continue
+        data = results_dir / "data" / run["dataset"]
+        evaluate.generate(model, folder / "base.npz", settings["n_samples"], settings["grid_images"], folder / "samples.npz",
+                          [folder / "samples.png"], run["dataset"])
+        note = {"regenerated": "samples drawn anew from the run retrained with the published settings and seed",
+                "provenance": provenance(None, pick_device("cpu"))}
+        evaluate.memorisation_audit(data, model, folder / "base.npz", folder / "samples.npz",
+                                    settings["memorisation"], folder / "memorisation.json", note)
+        save_json(dest / rel / "memorisation.json", load_json(folder / "memorisation.json"))
+        audited.append(rel)
+    return audited
+
+
+def _merged(paths):
+    """The workflow's config files merged in order, as Snakemake merges --configfile."""
+    def update(base, new):
+        for key, value in new.items():
+            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) and isinstance(
+                base.get(key), dict) else value
+        return base
+    merged = {}
+    for path in paths:
+        with open(path) as f:
+            update(merged, yaml.safe_load(f) or {})
+    return merged
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,8 +259,16 @@ def main(argv=None):
     t.add_argument("out_dir")
     t.add_argument("--config", default="config.yaml",
                    help="the workflow's config, whose algorithms section says which model a variant uses")
+    a = sub.add_parser("audit", help="add memorisation audits of retrained runs to published runs lacking one")
+    a.add_argument("results_dir")
+    a.add_argument("dest")
+    a.add_argument("--config", nargs="+", default=["config.yaml"],
+                   help="the workflow's config files the runs were retrained with, in order")
     args = parser.parse_args(argv)
-    if args.command == "collect":
+    if args.command == "audit":
+        for rel in audit(args.results_dir, args.dest, _merged(args.config)):
+            print(rel)
+    elif args.command == "collect":
         for rel in collect(args.results_dir, args.dest):
             print(rel)
     else:

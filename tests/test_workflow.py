@@ -159,6 +159,36 @@ def test_tables_rebuild_from_published_summaries_alone(quick_run, tmp_path):
     assert "Ranking, standard convention (K selected on validation): " in summary
     wgan = next(row for row in markdown_cells(summary) if row[0] == "wgan")
     assert wgan[1] == "2" and wgan[2].isdigit()  # its training wall time, from the benchmark
+    for ext in ("csv", "md", "tex"):  # the audio table from the published audio runs
+        assert (tmp_path / "tables" / f"audio.{ext}").read_text() == (out / "tables" / f"audio.{ext}").read_text()
+
+
+def test_a_published_run_gets_the_memorisation_audit_of_its_retrained_run(quick_run, tmp_path):
+    """publish audit on a copy of two runs (IML and its flow variant) whose published summaries lack
+    memorisation.json: the samples drawn anew from the same base are the evaluation's, so the audit
+    gives the workflow's own figures."""
+    import shutil
+
+    from iml import publish
+
+    workdir, _ = quick_run
+    out, published, retrained = workdir / "results" / "quick", tmp_path / "runs", tmp_path / "results"
+    publish.collect(out, published)
+    shutil.copytree(out / "data" / "mnist", retrained / "data" / "mnist")
+    runs = ["mnist/iml/K10/seed0", "mnist/iml_flow/K10/seed0"]
+    for rel in runs:
+        (published / rel / "memorisation.json").unlink()
+        (retrained / rel).mkdir(parents=True)
+        for name in ("model.pt", "base.npz"):
+            if (out / rel / name).exists():
+                shutil.copy(out / rel / name, retrained / rel / name)
+    config = publish._merged([workdir / "config.yaml", workdir / "presets" / "quick.yaml"])
+    assert publish.audit(retrained, published, config) == runs
+    for rel in runs:
+        audited, original = (json.loads((root / rel / "memorisation.json").read_text()) for root in (published, out))
+        assert audited["regenerated"] and audited["near_copy_fraction"] == original["near_copy_fraction"], rel
+        assert audited["c_t"] == original["c_t"] and audited["base_components"] == original["base_components"]
+    assert publish.audit(retrained, published, config) == []  # nothing left to audit
 
 
 def test_quick_preset_audio_chain(quick_run):
