@@ -347,3 +347,29 @@ def test_fft_convolution_matches_direct_convolution_on_real_chunks(recordings):
     torch.testing.assert_close(fft_up(conv(y)), up(conv(y)))
     with pytest.raises(ValueError, match="convolution must be one of"):
         ConvAutoencoder(convolution="winograd")
+
+
+def test_the_upsample_decoder_has_no_stride_pattern():
+    """A constant fed to the last decoder stage: the paper's stride-2 transposed convolution (zeros
+    between samples) answers with a period-2 pattern, a tone at half the sample rate; linear
+    upsampling then the same filter at stride 1 answers with a constant. Same lengths, same
+    parameter count, FFT and direct convolution agree."""
+    from iml.models.audio import ConvAutoencoder
+
+    torch.manual_seed(0)
+    models = {d: ConvAutoencoder(decoder=d).double() for d in ("transposed", "upsample")}
+    assert len({sum(p.numel() for p in m.parameters()) for m in models.values()}) == 1
+    steady = {}
+    for name, model in models.items():
+        last = model.decoder[-1]
+        out = last(torch.ones(1, 64, 301, dtype=torch.float64))[0, 0, 250:550]  # away from the edges
+        assert out.shape == (300,)
+        steady[name] = float(out.std() / out.abs().mean())
+    assert steady["upsample"] < 1e-9 < 0.05 < steady["transposed"]
+    direct = ConvAutoencoder(decoder="upsample", convolution="direct").double()
+    direct.load_state_dict(models["upsample"].state_dict())
+    x = torch.randn(4, 800, dtype=torch.float64)
+    torch.testing.assert_close(direct.reconstruct(x), models["upsample"].reconstruct(x))
+    assert models["upsample"].reconstruct(x).shape == x.shape
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        ConvAutoencoder(decoder="nearest")

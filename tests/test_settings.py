@@ -158,6 +158,7 @@ RUNS_OTHERWISE = {
     **{f"algorithms.{a}.model.{k}": "the WGAN authors' RMSprop schedule; the default is the Adam option"
        for a in ("wgan", "wgan_dcgan") for k in ("optimizer", "n_critic_warmup")},
     "audio.sequence": "the paper's concatenated training sequence; the HMM's default chains each recording",
+    "algorithms.iml_audio_upsample.model.decoder": "the variant that names the other decoder; the default is the paper's",
 }
 
 

@@ -40,6 +40,7 @@ MODELS = {  # MNIST, the paper's MLP sizes; audio; CELEB-A, DCGAN sizes
     "gan": ModelSpec("iml.models.gan:GAN", "gan", exact_likelihood=False, encoder=False),
     "wgan": ModelSpec("iml.models.gan:WGAN", "wgan", exact_likelihood=False, encoder=False),
     "iml_audio": ModelSpec("iml.models.audio:ConvAutoencoder", "iml", exact_likelihood=False, encoder=True),
+    "iml_audio_upsample": ModelSpec("iml.models.audio:ConvAutoencoder", "iml", exact_likelihood=False, encoder=True),
     "iml_dcgan": ModelSpec("iml.models.dcgan:DCGANAutoencoder", "iml", exact_likelihood=False, encoder=True),
     "vae_dcgan": ModelSpec("iml.models.dcgan:DCGANVAE", "vae", exact_likelihood=False, encoder=True),
     "gan_dcgan": ModelSpec("iml.models.dcgan:DCGANGAN", "gan", exact_likelihood=False, encoder=False),

@@ -13,6 +13,10 @@ from torch.nn import functional as F
 from iml.models.common import SingleLossModel
 
 Convolution = Literal["fft", "direct"]
+# transposed: the paper's decoder (stride-2 transposed convolutions: zeros between samples, whose
+# spectral images at a quarter and half the sample rate the filters must cancel); upsample: linear
+# interpolation to the same length, then the same filters at stride 1 (the same parameters)
+Decoder = Literal["transposed", "upsample"]
 
 
 def _fft_size(n):
@@ -50,12 +54,21 @@ def _conv_length(length, kernel, stride):
     return (length - kernel) // stride + 1
 
 
+class LinearUpsample(nn.Module):
+    """Stride-2 upsampling by linear interpolation: T samples to 2T - 1, every other one new."""
+
+    def forward(self, y):
+        return F.interpolate(y, size=2 * y.shape[-1] - 1, mode="linear", align_corners=True)
+
+
 class ConvAutoencoder(SingleLossModel):
     def __init__(self, latent_dim=80, data_dim=800, channels: tuple[int, int] = (64, 128), kernel: int = 200,
-                 convolution: Convolution = "fft"):
+                 convolution: Convolution = "fft", decoder: Decoder = "transposed"):
         super().__init__()
         if convolution not in get_args(Convolution):
             raise ValueError(f"convolution must be one of {get_args(Convolution)}, not {convolution!r}")
+        if decoder not in get_args(Decoder):
+            raise ValueError(f"decoder must be one of {get_args(Decoder)}, not {decoder!r}")
         conv, conv_t = (FFTConv1d, FFTConvTranspose1d) if convolution == "fft" else (nn.Conv1d, nn.ConvTranspose1d)
         self.latent_dim, self.data_dim = latent_dim, data_dim
         c1, c2 = channels
@@ -71,11 +84,13 @@ class ConvAutoencoder(SingleLossModel):
         )
         pad1 = l1 - ((l2 - 1) * 2 + kernel)  # output_padding that restores each length exactly
         pad0 = data_dim - ((l1 - 1) * 2 + kernel)
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose1d(latent_dim, c2, l2), nn.Tanh(),
-            conv_t(c2, c1, kernel, stride=2, output_padding=pad1), nn.Tanh(),
-            conv_t(c1, 1, kernel, stride=2, output_padding=pad0),
-        )
+        if decoder == "transposed":
+            up1, up0 = (conv_t(c, c_out, kernel, stride=2, output_padding=pad) for c, c_out, pad in
+                        ((c2, c1, pad1), (c1, 1, pad0)))
+        else:  # the same lengths: 2T - 1 samples, a full convolution, the padding at the end
+            up1, up0 = (nn.Sequential(LinearUpsample(), conv_t(c, c_out, kernel), nn.ConstantPad1d((0, pad), 0.0))
+                        for c, c_out, pad in ((c2, c1, pad1), (c1, 1, pad0)))
+        self.decoder = nn.Sequential(nn.ConvTranspose1d(latent_dim, c2, l2), nn.Tanh(), up1, nn.Tanh(), up0)
 
     def encode(self, x):
         return self.encoder(x[:, None, :])[:, :, 0]
