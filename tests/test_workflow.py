@@ -202,7 +202,7 @@ def test_quick_preset_audio_chain(quick_run):
             assert (out / "figures" / f"{dataset}_{name}.png").stat().st_size > 1000
     with open(out / "tables" / "audio.csv") as f:
         rows = {(r["dataset"], r["algorithm"]): r for r in csv.DictReader(f)}
-    algorithms = ["iml_audio", "iml_audio_per_recording", "iml_audio_gmm", "iml_audio_flow"]
+    algorithms = ["iml_audio", "iml_audio_flow", "iml_audio_gmm", "iml_audio_per_recording"]  # alphabetical
     assert [a for d, a in rows if d == "violin"] == algorithms  # no speech scores: no references
     assert [a for d, a in rows if d == "fsdd_all"][:4] == algorithms
     for dataset in ("fsdd_all", "violin"):

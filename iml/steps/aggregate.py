@@ -116,9 +116,10 @@ def audio_rows(records):
     """The audio table's rows: per dataset, one per algorithm (its base, the autoencoder's training
     time and reconstruction SNR, log-likelihood per frame held-out and on the training codes, what
     the base chose, the speech scores of its generated audio), then the speech scores' references
-    (of the first algorithm's runs); each number's mean over seeds and its std (column _std)."""
-    groups = {}
-    for record in sorted(records, key=lambda r: r["seed"]):
+    (of the first algorithm's runs); each number's mean over seeds and its std (column _std). Datasets
+    and algorithms in alphabetical order: the paper's model, iml_audio, comes first in each dataset."""
+    groups = {}  # in one order whatever the records' (the workflow's config, or a published folder's)
+    for record in sorted(records, key=lambda r: (r["dataset"], r["algorithm"], r["seed"])):
         groups.setdefault((record["dataset"], record["algorithm"]), []).append(record)
     rows = []
     for dataset in dict.fromkeys(d for d, _ in groups):
