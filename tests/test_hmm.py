@@ -58,7 +58,7 @@ def split(z, lengths):
 
 def hmm_base(params, mean=0.0, std=1.0):
     """A fitted base with given parameters, over codes standardised by (mean, std)."""
-    base = GaussianHMMBase(n_states=len(params.startprob), device="cpu")
+    base = GaussianHMMBase(n_states=len(params.startprob), device="cpu", score_floor=0.0)  # exact ML scores
     dim = params.means.shape[1]
     base.params_, base.code_mean_, base.code_std_ = params, np.full(dim, mean), np.full(dim, std)
     return base
@@ -531,22 +531,31 @@ def test_concatenated_fit_learns_the_moves_from_one_recording_into_the_next(digi
     assert end_share["per_recording"] > 1.2 * end_share["concatenated"], end_share
 
 
-def test_concatenated_fit_scores_other_recordings_as_the_chain_continues(digit0_codes, tmp_path):
+def test_concatenated_fit_scores_other_recordings_as_stretches_of_the_running_chain(digit0_codes, tmp_path):
+    """Held-out recordings enter the chain at its stationary distribution, each on its own (a
+    recording's score does not depend on the one before it, so no unseen end-to-start move can
+    make the codes impossible); the training codes are scored as EM saw them, in the fit's order."""
     codes, lengths = digit0_codes
     held, fit_codes = slice(0, lengths[:10].sum()), slice(lengths[:10].sum(), None)
     base = GaussianHMMBase(n_states=12, n_iter=5, sequence="concatenated", device="cpu",
                            random_state=0).fit(codes[fit_codes], lengths[10:])
-    per_recording = base.score_samples(codes[held], lengths[:10])
-    assert np.isfinite(per_recording).all()
-    # the recordings are joined, not restarted: the lengths only split the sums
-    np.testing.assert_allclose(per_recording, base.score_samples(codes[held]), rtol=1e-12)
     sums = base.sequence_log_likelihoods(codes[held], lengths[:10])
-    assert sums.shape == (10,) and sums.sum() == pytest.approx(per_recording.sum())
+    assert sums.shape == (10,) and np.isfinite(sums).all()
+    pieces = np.split(codes[held], np.cumsum(lengths[:10])[:-1])
+    reversed_sums = base.sequence_log_likelihoods(np.concatenate(pieces[::-1]), lengths[:10][::-1])
+    np.testing.assert_allclose(reversed_sums[::-1], sums, rtol=1e-10)
+    chain, chain_lengths = base.training_chain(codes[fit_codes], lengths[10:])
+    train_pieces = np.split(codes[fit_codes], np.cumsum(lengths[10:])[:-1])
+    assert list(chain_lengths) == [len(chain)] and sorted(base.fit_order_) == list(range(len(lengths) - 10))
+    np.testing.assert_array_equal(chain[: len(train_pieces[base.fit_order_[0]])], train_pieces[base.fit_order_[0]])
+    assert np.isfinite(base.score(chain, chain_lengths))
     save_base(tmp_path / "base.npz", "hmm", base)
     clone = load_base(tmp_path / "base.npz")
     assert clone.sequence == "concatenated"
     np.testing.assert_array_equal(clone.utterance_lengths_, lengths[10:])
-    np.testing.assert_array_equal(clone.score_samples(codes[held]), base.score_samples(codes[held]))
+    np.testing.assert_array_equal(clone.fit_order_, base.fit_order_)
+    np.testing.assert_array_equal(clone.score_samples(codes[held], lengths[:10]),
+                                  base.score_samples(codes[held], lengths[:10]))
 
 
 def test_utterance_wise_samples_are_as_long_as_training_recordings(digit0_codes):

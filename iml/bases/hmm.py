@@ -87,13 +87,17 @@ class GaussianHMMBase(BaseDistribution):
     Scores, one per row whatever the lengths (the shared interface):
       * score_samples(codes, lengths=None) -> per-frame conditional log-densities
         log p(h_t | h_<t), shape (n,); "per_recording": the chain restarting at each sequence
-        (no lengths: the codes are one sequence); "concatenated": the sequences joined in their
-        order as the chain continues, from its stationary distribution (its own start
-        probabilities sit on the one state the training chain began in); they sum to the
-        sequences' log-likelihood;
+        (no lengths: the codes are one sequence); "concatenated": each sequence a stretch of the
+        running chain, entered at its stationary distribution (its own start probabilities sit
+        on the one state the training chain began in), so a recording's score does not depend on
+        the recording before it; the training codes as EM saw them, one stretch in the fit's
+        order: training_chain(codes, lengths); they sum to the sequences' log-likelihood;
       * score(codes, lengths=None) -> their mean, the log-likelihood per frame;
       * sequence_log_likelihoods(codes, lengths) -> log p(h_1..h_T) per sequence, (len(lengths),).
-    All are true log-densities of the codes (the standardisation's Jacobian included).
+    All are true log-densities of the codes (the standardisation's Jacobian included), under the
+    fitted chain with its start and transition probabilities each mixed with a uniform
+    distribution of weight score_floor (maximum likelihood gives moves unseen in training
+    probability 0, and a held-out recording would be impossible; EM and sampling use the fit).
 
     Settings: n_states; n_iter and tol (EM stops after n_iter iterations or when the total
     log-likelihood gains less than tol, hmmlearn's rule); backend "torch" or "hmmlearn" (the
@@ -119,7 +123,7 @@ class GaussianHMMBase(BaseDistribution):
                  init: Literal["gmm", "kmeans", "random"] = "gmm", device: str = "auto",
                  dtype: Literal["float32", "float64"] = "float32",
                  sequence: Literal["concatenated", "per_recording"] = "per_recording",
-                 sample_temperature: float = 1.0, random_state: int = 0):
+                 sample_temperature: float = 1.0, score_floor: float = 1e-6, random_state: int = 0):
         if backend not in ("torch", "hmmlearn"):
             raise ValueError(f"HMM backend must be 'torch' or 'hmmlearn', got {backend!r}")
         if init not in ("gmm", "kmeans", "random"):
@@ -128,6 +132,8 @@ class GaussianHMMBase(BaseDistribution):
             raise ValueError(f"HMM dtype must be 'float32' or 'float64', got {dtype!r}")
         if sequence not in SEQUENCES:
             raise ValueError(f"HMM sequence must be one of {SEQUENCES}, got {sequence!r}")
+        if not 0 <= score_floor < 1:
+            raise ValueError(f"HMM score_floor must be in [0, 1), got {score_floor!r}")
         if not sample_temperature >= 0:
             raise ValueError(f"HMM sample_temperature must be >= 0, got {sample_temperature!r}")
         if n_states < 1 or n_iter < 1:
@@ -135,7 +141,9 @@ class GaussianHMMBase(BaseDistribution):
         self.n_states, self.n_iter, self.tol, self.backend = n_states, n_iter, tol, backend
         self.var_floor, self.init, self.device, self.dtype = var_floor, init, device, dtype
         self.sequence, self.sample_temperature, self.random_state = sequence, sample_temperature, random_state
+        self.score_floor = score_floor
         self.utterance_lengths_ = None  # the training recordings' lengths, drawn from by the sampler
+        self.fit_order_ = None  # the order the training recordings were joined in ("concatenated")
         self.rng = np.random.default_rng(random_state)
 
     # -- fitting ----------------------------------------------------------------------------
@@ -270,11 +278,23 @@ class GaussianHMMBase(BaseDistribution):
         """log p(h_t | h_<t) per frame (the chain restarts at each sequence), shape (n,)."""
         codes = check_codes(codes, "codes scored by the HMM")
         lengths, params = sequence_lengths(lengths, len(codes)), self.params_
-        if self.sequence == "concatenated":  # one chain, already running: its long-run state distribution
-            lengths = np.array([len(codes)])
+        if self.sequence == "concatenated":  # stretches of one chain, already running: its long-run state distribution
             params = replace(params, startprob=stationary_distribution(params.transmat))
+        # maximum likelihood gives moves never seen in training probability 0: scores mix each
+        # distribution over states with a uniform one of weight score_floor, so new codes stay possible
+        k, floor = self.n_states, self.score_floor
+        params = replace(params, startprob=(1 - floor) * params.startprob + floor / k,
+                         transmat=(1 - floor) * params.transmat + floor / k)
         engine = TorchEngine(self._standardise(codes), lengths, pick_device(self.device), "float64")
         return engine.frame_log_likelihood(params) - self._log_std_sum()
+
+    def training_chain(self, codes, lengths):
+        """The training recordings (codes, lengths as fitted) as EM saw them: "concatenated", joined
+        in the fit's order into one sequence; "per_recording", as they are."""
+        if self.sequence == "per_recording":
+            return codes, lengths
+        pieces = np.split(codes, np.cumsum(lengths)[:-1])
+        return np.concatenate([pieces[i] for i in self.fit_order_]), np.array([len(codes)])
 
     def score(self, codes, lengths=None):
         """The mean per-frame log-density: the sequences' log-likelihood per frame."""
@@ -310,14 +330,15 @@ class GaussianHMMBase(BaseDistribution):
     def settings(self):
         return {"n_states": self.n_states, "n_iter": self.n_iter, "tol": self.tol, "backend": self.backend,
                 "var_floor": self.var_floor, "init": self.init, "device": self.device, "dtype": self.dtype,
-                "sequence": self.sequence, "sample_temperature": self.sample_temperature,
+                "sequence": self.sequence, "sample_temperature": self.sample_temperature, "score_floor": self.score_floor,
                 "random_state": self.random_state}
 
     def fitted_arrays(self):
         return {**vars(self.params_), **{f"start_{k}": v for k, v in vars(self.initial_params_).items()},
                 "code_mean": self.code_mean_, "code_std": self.code_std_,
                 "loglik_history": self.loglik_history_, "converged": np.array(self.converged_),
-                **({} if self.utterance_lengths_ is None else {"utterance_lengths": self.utterance_lengths_})}
+                **({} if self.utterance_lengths_ is None else {"utterance_lengths": self.utterance_lengths_,
+                                                               "fit_order": self.fit_order_})}
 
     def fitted_summary(self):
         return {"sequence": self.sequence, "em_iterations": int(len(self.loglik_history_)),
@@ -330,4 +351,5 @@ class GaussianHMMBase(BaseDistribution):
         self.code_mean_, self.code_std_ = arrays["code_mean"], arrays["code_std"]
         self.loglik_history_, self.converged_ = arrays["loglik_history"], bool(arrays["converged"])
         self.utterance_lengths_ = arrays.get("utterance_lengths")  # absent: parameters given, not fitted on recordings
+        self.fit_order_ = arrays.get("fit_order")
         return self

@@ -68,6 +68,14 @@ def per_frame_log_likelihood(base, codes, lengths):
     return base.score(codes)
 
 
+def training_log_likelihood(base, codes, lengths):
+    """The training codes' log-likelihood per frame: a sequence base scores them as its EM saw
+    them (the concatenated chain in its fit's order), the others frame by frame."""
+    if spec_of(base).sequential:
+        codes, lengths = base.training_chain(codes, lengths)
+    return per_frame_log_likelihood(base, codes, lengths)
+
+
 def audio_scores(data_dir, model_path, base_path, hop, out_path, run_settings=None, device="cpu"):
     """Log-likelihood per frame of the autoencoder's raw codes under the run's base (fit_base),
     held-out and training; for the HMM also under the mixture its EM started from (with init "gmm",
@@ -80,7 +88,7 @@ def audio_scores(data_dir, model_path, base_path, hop, out_path, run_settings=No
     data = load_audio_splits(data_dir)
     train, test = encode(model, data["x_train"]), encode(model, data["x_test"])
     scores = {"log_likelihood_per_frame": per_frame_log_likelihood(base, test, data["lengths_test"]),
-              "train_log_likelihood_per_frame": per_frame_log_likelihood(base, train, data["lengths_train"])}
+              "train_log_likelihood_per_frame": training_log_likelihood(base, train, data["lengths_train"])}
     if spec_of(base).sequential:  # the HMM
         scores.update(start_log_likelihood_per_frame=float(base.start_score_samples(test).mean()),
                       start_train_log_likelihood_per_frame=float(base.start_score_samples(train).mean()),
