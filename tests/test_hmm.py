@@ -9,7 +9,7 @@ from hmmlearn.hmm import GaussianHMM
 
 from iml.bases import BASES, build_base, load_base, save_base
 from iml.bases.base import NonFiniteCodesError
-from iml.bases.hmm import GaussianHMMBase, NonFiniteFitError, free_parameters, stationary_distribution
+from iml.bases.hmm import GaussianHMMBase, NonFiniteFitError, free_parameters
 from iml.bases.hmm_engines import HmmlearnEngine, HMMParams, TorchEngine, emission_terms, repair
 
 K, D = 6, 4
@@ -506,8 +506,8 @@ def likeliest_states(base, codes):
 def test_concatenated_fit_learns_the_moves_from_one_recording_into_the_next(digit0_codes):
     """The paper's training sequence: the recordings joined in a seeded order into one chain. Its
     transitions include the moves from each utterance's end into the next one's start, which a
-    per-recording fit never sees; never trained to leave them, the per-recording chain spends
-    more of its time in the states utterances end in."""
+    per-recording fit never sees. (How much longer the per-recording chain then dwells in the
+    states utterances end in depends on the autoencoder: 35% on one, 3% on this suite's.)"""
     codes, lengths = digit0_codes
     fits = {s: GaussianHMMBase(n_states=12, n_iter=10, sequence=s, device="cpu", random_state=0).fit(codes, lengths)
             for s in ("concatenated", "per_recording")}
@@ -520,15 +520,13 @@ def test_concatenated_fit_learns_the_moves_from_one_recording_into_the_next(digi
     assert joined.params_.startprob.max() > 0.99
 
     ends, starts = np.cumsum(lengths) - 1, recording_starts(lengths)
-    move, end_share = {}, {}
+    move = {}
     for name, fit in fits.items():
         states = likeliest_states(fit, codes)
         # each boundary of the joined chain: the state an utterance ends in, the one the next starts in
         last, first = states[ends][order[:-1]], states[starts][order[1:]]
         move[name] = np.log(fit.params_.transmat[last, first] + 1e-300).mean()
-        end_share[name] = stationary_distribution(fit.params_.transmat)[np.unique(states[ends])].sum()
     assert move["concatenated"] > -5 and move["per_recording"] < move["concatenated"] - 5, move
-    assert end_share["per_recording"] > 1.2 * end_share["concatenated"], end_share
 
 
 def test_concatenated_fit_scores_other_recordings_as_stretches_of_the_running_chain(digit0_codes, tmp_path):
