@@ -88,3 +88,11 @@ def test_run_folders_table_names_and_the_which_base_rows_have_one_home():
     assert layout.which_base_rows(config) == ["iml_flow", "iml", "vae", "gan"]
     assert layout.bases_only(config) == {"iml_flow"}
     assert layout.which_base_rows({"mnist": {"bases": [], "algorithms": ["iml"]}}) == []
+
+
+def test_the_committed_audio_table_regenerates_byte_for_byte(tmp_path):
+    """docs/runs/audio_paper/tables rebuilt from the audio runs' summaries beside them."""
+    runs = REPO / "docs" / "runs" / "audio_paper"
+    publish.assemble(runs, tmp_path, yaml.safe_load((REPO / "config.yaml").read_text()))
+    for ext in ("csv", "md", "tex"):
+        assert (tmp_path / f"audio.{ext}").read_bytes() == (runs / "tables" / f"audio.{ext}").read_bytes(), ext
