@@ -36,82 +36,56 @@ from iml.io import load_json, save_json, save_text
 from iml.models import family_of
 from iml.steps import aggregate
 
+IMAGE_RUN, AUDIO_RUN = "kde.json", "audio_scores.json"  # the summary that marks a finished run of each kind
+SUMMARIES = {IMAGE_RUN: ("kde", "likelihood", "quality", "memorisation", "base"),  # copied where present
+             AUDIO_RUN: ("audio_scores", "base", "speech_scores")}
 
-def _runs(root):
-    """{relative run folder: (dataset, algorithm, K, seed)} for every run with a kde.json (iml.layout)."""
+
+def _runs(root, marker=IMAGE_RUN):
+    """{relative run folder: (dataset, algorithm, K, seed)} for every run with the summary `marker`
+    (iml.layout)."""
     found = {}
-    for kde in sorted(Path(root).glob(f"{layout.RUN_GLOB}/kde.json")):
-        rel = kde.parent.relative_to(root).as_posix()
+    for path in sorted(Path(root).glob(f"{layout.RUN_GLOB}/{marker}")):
+        rel = path.parent.relative_to(root).as_posix()
         run = layout.parse_run(rel)
         if run:
             found[rel] = run
     return found
 
 
-def _train_seconds(results_dir, run):
-    """The training job's wall time (Snakemake's benchmark file); None for a run without its own
-    training (a variant sharing another's model) or without the file."""
-    tsv = Path(results_dir) / layout.train_benchmark(run["dataset"], run["algorithm"], run["K"], run["seed"])
-    if not tsv.exists():
-        return None
-    return float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-
-
-def _audio_runs(root):
-    """{relative run folder: its fields} for every audio run with an audio_scores.json (iml.layout)."""
-    found = {}
-    for scores in sorted(Path(root).glob(f"{layout.RUN_GLOB}/audio_scores.json")):
-        rel = scores.parent.relative_to(root).as_posix()
-        if layout.parse_run(rel):
-            found[rel] = layout.parse_run(rel)
-    return found
-
-
-def collect_audio(results_dir, dest):
-    """Copy every finished audio run's summaries, and its dataset's splits.json, under `dest`."""
-    runs = _audio_runs(results_dir)
+def _copy_runs(results_dir, dest, marker):
+    """Copy the summaries of every run with `marker` (SUMMARIES), and its training wall time as
+    train.json; returns the runs."""
+    runs = _runs(results_dir, marker)
     for rel, run in runs.items():
-        source, out = results_dir / rel, dest / rel
-        for name in ("audio_scores", "base", "speech_scores"):
-            if (source / f"{name}.json").exists():
-                save_json(out / f"{name}.json", load_json(source / f"{name}.json"))
-        seconds = _train_seconds(results_dir, run)
+        for name in SUMMARIES[marker]:
+            if (results_dir / rel / f"{name}.json").exists():
+                save_json(dest / rel / f"{name}.json", load_json(results_dir / rel / f"{name}.json"))
+        seconds = aggregate.train_seconds(results_dir, run)
         if seconds is not None:
-            save_json(out / "train.json", {"wall_seconds": seconds})
-    for dataset in sorted({run["dataset"] for run in runs.values()}):
-        info = Path("data") / dataset / "splits.json"
-        save_json(dest / info, load_json(results_dir / info))
-    return sorted(runs)
+            save_json(dest / rel / "train.json", {"wall_seconds": seconds})
+    return runs
 
 
 def collect(results_dir, dest):
-    """Copy the summaries of every finished run (one with a kde.json, or an audio run) under `dest`;
-    returns their folders."""
+    """Copy the summaries of every finished run (one with a kde.json, or an audio run) under `dest`,
+    with the metrics and each audio dataset's splits.json; returns their folders."""
     results_dir, dest = Path(results_dir), Path(dest)
-    runs = _runs(results_dir)
-    audio_runs = collect_audio(results_dir, dest)
+    runs, audio_runs = _copy_runs(results_dir, dest, IMAGE_RUN), _copy_runs(results_dir, dest, AUDIO_RUN)
     if not runs and not audio_runs:
         raise FileNotFoundError(f"no finished run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json or "
                                 f"audio_scores.json) under {results_dir}")
-    for rel, run in runs.items():
-        source, out = results_dir / rel, dest / rel
-        save_json(out / "kde.json", load_json(source / "kde.json"))
-        for name in ("likelihood", "quality", "memorisation"):
-            if (source / f"{name}.json").exists():
-                save_json(out / f"{name}.json", load_json(source / f"{name}.json"))
-        seconds = _train_seconds(results_dir, run)
-        if seconds is not None:
-            save_json(out / "train.json", {"wall_seconds": seconds})
-        if (source / "base.json").exists():  # fit_base's summary (what it chose, its seconds)
-            save_json(out / "base.json", load_json(source / "base.json"))
     for metrics in sorted((results_dir / layout.METRICS).glob("*.json")):  # the classifier's and references' scores
         save_json(dest / layout.METRICS / metrics.name, load_json(metrics))
-    return sorted(runs) + audio_runs
+    for dataset in sorted({run["dataset"] for run in audio_runs.values()}):  # the audio table's descriptions
+        info = Path("data") / dataset / "splits.json"
+        save_json(dest / info, load_json(results_dir / info))
+    return sorted(runs) + sorted(audio_runs)
 
 
 def audio_table(root, out_dir):
     """The audio table from the published audio runs under `root`, as the workflow's audio_table."""
-    runs = _audio_runs(root)
+    runs = _runs(root, AUDIO_RUN)
     if not runs:
         return
     datasets = dict.fromkeys(run["dataset"] for run in runs.values())
@@ -164,7 +138,7 @@ def assemble(root, out_dir, config=None):
     published = load_published(root)
     audio_table(root, out_dir)
     if not published:
-        if _audio_runs(root):
+        if _runs(root, AUDIO_RUN):
             return
         raise FileNotFoundError(f"no published run (<dataset>/<algorithm>/K<k>/seed<s>/kde.json) under {root}")
     families = family_of(config["algorithms"]) if config else None
@@ -235,16 +209,13 @@ def audit(results_dir, dest, config):
 
 
 def _merged(paths):
-    """The workflow's config files merged in order, as Snakemake merges --configfile."""
-    def update(base, new):
-        for key, value in new.items():
-            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) and isinstance(
-                base.get(key), dict) else value
-        return base
+    """The workflow's config files merged in order, by Snakemake's own merge of --configfile."""
+    from snakemake.utils import update_config
+
     merged = {}
     for path in paths:
         with open(path) as f:
-            update(merged, yaml.safe_load(f) or {})
+            update_config(merged, yaml.safe_load(f) or {})
     return merged
 
 

@@ -59,7 +59,8 @@ BASES = {
     "dpgmm": BaseSpec("iml.bases.dpgmm:DirichletProcessMixtureBase", "a Dirichlet-process GMM",
                       lambda fit: f"kept {fit['n_active_components']} of {fit['n_components']} components",
                       components="mixture"),
-    "hmm": BaseSpec("iml.bases.hmm:GaussianHMMBase", "a Gaussian HMM", lambda fit: "maximum likelihood",
+    "hmm": BaseSpec("iml.bases.hmm:GaussianHMMBase", "a Gaussian HMM",
+                    lambda fit: f"EM {fit['em_iterations']}" + ("" if fit["converged"] else " (not converged)"),
                     sequential=True),
 }
 

@@ -68,13 +68,19 @@ def audio_run_record(folder):
     run = layout.parse_run("/".join(folder.parts[-4:]))
     optional = {name: load_json(folder / f"{name}.json") if (folder / f"{name}.json").exists() else None
                 for name in ("speech_scores", "train")}
-    benchmark = folder.parents[3] / layout.train_benchmark(run["dataset"], run["algorithm"], run["K"], run["seed"])
-    seconds = (optional["train"] or {}).get("wall_seconds")
-    if seconds is None and benchmark.exists():
-        seconds = float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])
+    seconds = optional["train"]["wall_seconds"] if optional["train"] else train_seconds(folder.parents[3], run)
     return {"dataset": run["dataset"], "algorithm": run["algorithm"], "seed": run["seed"],
             "scores": load_json(folder / "audio_scores.json"), "base": load_json(folder / "base.json"),
             "speech": optional["speech_scores"], "train_seconds": seconds}
+
+
+def train_seconds(results_dir, run):
+    """A run's training wall time (Snakemake's benchmark file under `results_dir`); None for a run
+    without its own training (a variant sharing another's model) or without the file."""
+    tsv = Path(results_dir) / layout.train_benchmark(run["dataset"], run["algorithm"], run["K"], run["seed"])
+    if not tsv.exists():
+        return None
+    return float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
 
 
 # the speech scores' sources (speech_scores.json keys): the generated audio and its references
@@ -92,19 +98,16 @@ AUDIO_SCORES = {"train_s": lambda r: r["train_seconds"], "snr_db": lambda r: r["
 
 
 def _base_label(run):
+    """The base's name; a sequential base's with its training sequence."""
     base = run["base"]
-    if base["base"] == "hmm":
-        return f"hmm ({base.get('sequence', 'per_recording')})"
-    return base["base"]
+    return f"{base['base']} ({base['sequence']})" if bases.spec(base["base"]).sequential else base["base"]
 
 
 def _base_chose(runs):
-    """What the runs' bases chose or how their fit ended, over seeds."""
-    base = runs[0]["base"]
-    if base["base"] == "hmm":
-        return ", ".join(f"EM {r['base']['em_iterations']}" + ("" if r["base"]["converged"] else " (not converged)")
-                         for r in runs)
-    return ", ".join(dict.fromkeys(bases.spec(r["base"]["base"]).choice(r["base"]) for r in runs))
+    """What the runs' bases chose or how their fit ended (BaseSpec.choice): once when every seed's
+    is the same, else seed by seed."""
+    choices = [bases.spec(r["base"]["base"]).choice(r["base"]) for r in runs]
+    return choices[0] if len(set(choices)) == 1 else ", ".join(choices)
 
 
 def _speech_cells(speeches, source):
@@ -199,9 +202,10 @@ def audio_caption(described, accuracies, held_out):
                "start GMM train: the diagonal GMM its EM started from, which it cannot score below on its training "
                "codes; hmm (concatenated): the recordings joined into one chain, held-out recordings scored as the "
                "chain continues; hmm (per_recording): one chain each, generated utterance by utterance. chose: EM's "
-               "iterations, or the flow's epoch")
+               "iterations, or the flow's epoch, seed by seed where they differ")
     if held_out:
-        caption += " (chosen on " + "; ".join(sorted(held_out)) + ", held out of its fit)"
+        caption += ("; what the bases that take validation codes (the GMM, the flow) choose is chosen on "
+                    + "; ".join(sorted(held_out)) + ", held out of their fit")
     caption += ". Data: " + "; ".join(f"{d}: {text}" for d, text in described.items()) + "."
     if not accuracies:
         return caption

@@ -63,9 +63,7 @@ def reconstruction_snr(model, x, lengths, hop):
 def per_frame_log_likelihood(base, codes, lengths):
     """The codes' log-likelihood per frame under a base: a sequence base scores the recordings
     (lengths) as its training sequence says; the others score frame by frame."""
-    if spec_of(base).sequential:
-        return float(base.sequence_log_likelihoods(codes, lengths).sum() / len(codes))
-    return base.score(codes)
+    return base.score(codes, lengths) if spec_of(base).sequential else base.score(codes)
 
 
 def training_log_likelihood(base, codes, lengths):
